@@ -1,0 +1,52 @@
+# The README's promise: `make demo` and `make test` work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+# pytest workers: the CI machine has 2 cores.
+JOBS   ?= auto
+
+.PHONY: venv demo test lint bench eval package runbook system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Browser and shell linters for the report/repro tests; best effort (tests skip with a
+# clear message where they cannot be installed).
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: venv
+	$(PY) -m investigator.demo --out reports
+
+test: venv system-deps
+	$(PY) -m pytest -n $(JOBS) -p no:cacheprovider
+
+lint: venv
+	$(VENV)/bin/ruff check investigator tests bench scripts
+	@if [ -f infra/template.yaml ]; then $(VENV)/bin/cfn-lint infra/template.yaml; fi
+	@if command -v sam >/dev/null 2>&1 && [ -f infra/template.yaml ]; then \
+	  sam validate --lint -t infra/template.yaml; fi
+
+bench: venv
+	$(PY) bench/bench_log.py
+	@if [ -f bench/bench_aws.py ]; then $(PY) bench/bench_aws.py; fi
+
+eval: venv
+	$(PY) -m tests.corpus.evaluate
+
+package: venv
+	bash scripts/package.sh
+
+runbook: venv
+	$(VENV)/bin/investigate runbook --output docs/runbook
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache bench/out

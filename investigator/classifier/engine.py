@@ -1,0 +1,180 @@
+"""The classifier: evidence in, ranked finding out. Deterministic, offline, no AWS calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, evaluate
+from investigator.classifier.loader import load_rules
+from investigator.classifier.rank import Ranked, rank
+from investigator.classifier.render import render_finding
+from investigator.classifier.scanner import Hit, PatternSet, TextSource
+from investigator.classifier.schema import Rule
+from investigator.facts import FACTS
+from investigator.models import (
+    Alternative,
+    Evidence,
+    Inconclusive,
+    Investigation,
+    JobInfo,
+    LogStream,
+)
+
+# Engine-internal pattern: the final line of a Python traceback (or any "XxxError: ..." line).
+# The last such line in the logs is what a cascade of errors usually ends with.
+TERMINAL = r"(?:^|[\s:>\]|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$)"
+
+
+@dataclass(frozen=True)
+class Library:
+    rules: tuple[CompiledRule, ...]
+    patterns: PatternSet
+    terminal: int
+
+    @classmethod
+    def build(cls, rules: Sequence[Rule]) -> Library:
+        regexes: list[str] = []
+        index_of: dict[str, int] = {}
+        for rule in rules:
+            for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
+                if p.regex not in index_of:
+                    index_of[p.regex] = len(regexes)
+                    regexes.append(p.regex)
+        terminal = len(regexes)
+        regexes.append(TERMINAL)
+        compiled = tuple(bind(r, index_of) for r in rules)
+        return cls(compiled, PatternSet(regexes), terminal)
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(c.rule for c in self.rules if c.rule.id == rule_id)
+
+
+@lru_cache(maxsize=4)
+def default_library(root: str | None = None) -> Library:
+    return Library.build(load_rules(Path(root) if root else None))
+
+
+def stream_source(stream: LogStream) -> TextSource:
+    """A collected log stream as a scan source; multi-line events become several lines."""
+    lines: list[str] = []
+    stamps = []
+    for ev in stream.events:
+        for part in ev.message.split("\n"):
+            lines.append(part)
+            stamps.append(ev.timestamp)
+    data = ("\n".join(lines) + "\n").encode("utf-8", errors="replace") if lines else b""
+    return TextSource("logs", stream.name, [data], stream.first_line, stamps)
+
+
+def fact_sources(facts: dict[str, Any]) -> list[TextSource]:
+    out = []
+    for name, spec in FACTS.items():
+        value = facts.get(name)
+        if spec.text and isinstance(value, str) and value:
+            out.append(TextSource(name, name, [value.encode("utf-8", errors="replace") + b"\n"]))
+    return out
+
+
+def classify(
+    evidence: Evidence,
+    library: Library | None = None,
+    log_sources: Iterable[TextSource] | None = None,
+    source_label: str | None = None,
+) -> Investigation:
+    """Classify evidence. `log_sources` streams big files instead of evidence.logs."""
+    library = library or default_library()
+    facts = dict(evidence.facts)
+    logs = list(log_sources) if log_sources is not None else []
+    logs += [stream_source(s) for s in evidence.logs]
+    hits = library.patterns.scan([*logs, *fact_sources(facts)])
+    gap_sources = {g.source for g in evidence.gaps}
+    results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
+    terminal = _last(hits.get(library.terminal, []))
+    ranked = rank(results, facts, terminal)
+    return _investigation(evidence, ranked, results, facts, terminal, source_label)
+
+
+def _last(hits: list[Hit]) -> Hit | None:
+    logs = [h for h in hits if h.source == "logs"]
+    return max(logs, key=lambda h: h.order) if logs else None
+
+
+def _inconclusive(results: list[RuleResult], evidence: Evidence) -> list[Inconclusive]:
+    perms: dict[str, list[str]] = {}
+    for g in evidence.gaps:
+        if g.missing_permission:
+            perms.setdefault(g.source, []).append(g.missing_permission)
+    out = []
+    for r in results:
+        if r.verdict == "inconclusive":
+            needed = sorted({p for s in r.missing_sources for p in perms.get(s, [])})
+            out.append(
+                Inconclusive(
+                    category=r.rule.category,
+                    rule=r.rule.id,
+                    title=r.rule.title,
+                    missing_sources=r.missing_sources,
+                    missing_permissions=needed,
+                )
+            )
+    return out
+
+
+def _job_info(facts: dict[str, Any]) -> JobInfo | None:
+    if "sagemaker.job_name" not in facts:
+        return None
+    return JobInfo(
+        name=facts.get("sagemaker.job_name"),
+        arn=facts.get("sagemaker.job_arn"),
+        kind=facts.get("sagemaker.job_kind"),
+        status=facts.get("sagemaker.status"),
+        secondary_status=facts.get("sagemaker.secondary_status"),
+        failure_reason=facts.get("sagemaker.failure_reason"),
+        instance_type=facts.get("sagemaker.instance_type"),
+        instance_count=facts.get("sagemaker.instance_count"),
+        image=facts.get("sagemaker.image"),
+        created=facts.get("sagemaker.created"),
+        started=facts.get("sagemaker.started"),
+        ended=facts.get("sagemaker.ended"),
+    )
+
+
+def _investigation(
+    evidence: Evidence,
+    ranked: Ranked,
+    results: list[RuleResult],
+    facts: dict[str, Any],
+    terminal: Hit | None,
+    source_label: str | None,
+) -> Investigation:
+    finding = render_finding(ranked, facts, terminal)
+    alternatives = [
+        Alternative(
+            category=alt.result.rule.category,
+            rule=alt.result.rule.id,
+            confidence=alt.confidence,
+            title=alt.result.rule.title,
+            why_lower=alt.why_lower,
+        )
+        for alt in ranked.alternatives
+    ]
+    return Investigation(
+        source=source_label or evidence.target.name,
+        target=evidence.target,
+        finding=finding,
+        alternatives=alternatives,
+        inconclusive=_inconclusive(results, evidence),
+        failed_state=facts.get("sfn.failed_state"),
+        job=_job_info(facts),
+        facts=facts,
+        timeline=evidence.timeline,
+        gaps=evidence.gaps,
+        changes=evidence.changes,
+        last_good=evidence.last_good,
+        api_calls=evidence.api_calls,
+        elapsed_s=evidence.elapsed_s,
+    )

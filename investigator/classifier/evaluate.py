@@ -1,0 +1,135 @@
+"""Per-rule logic, run only on what the pattern set found: any/all/none, window, conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import re2
+
+from investigator.classifier.scanner import Hit
+from investigator.classifier.schema import Condition, Pattern, Rule
+
+Verdict = Literal["match", "no-match", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A rule's pattern bound to its index in the shared pattern set."""
+
+    pattern: int
+    sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    any: tuple[Item, ...]
+    all: tuple[Item, ...]
+    none: tuple[Item, ...]
+
+
+@dataclass
+class RuleResult:
+    rule: Rule
+    verdict: Verdict
+    cited: list[Hit] = field(default_factory=list)
+    missing_sources: list[str] = field(default_factory=list)
+
+    @property
+    def last_order(self) -> tuple[int, int]:
+        return max((h.order for h in self.cited if h.source == "logs"), default=(-1, -1))
+
+
+def bind(rule: Rule, index_of: dict[str, int]) -> CompiledRule:
+    def items(patterns: list[Pattern]) -> tuple[Item, ...]:
+        return tuple(Item(index_of[p.regex], frozenset(p.in_)) for p in patterns)
+
+    p = rule.patterns
+    return CompiledRule(rule, items(p.any), items(p.all), items(p.none))
+
+
+def _hits(item: Item, hits: dict[int, list[Hit]]) -> list[Hit]:
+    return [h for h in hits.get(item.pattern, ()) if h.source in item.sources]
+
+
+def check_condition(cond: Condition, facts: dict[str, Any]) -> bool:
+    value = facts.get(cond.fact)
+    if cond.op == "exists":
+        return (value is not None) == cond.value
+    if value is None:
+        return cond.if_missing
+    try:
+        if cond.op == "equals":
+            return value == cond.value
+        if cond.op == "in":
+            return value in cond.value
+        if cond.op == "matches":
+            return re2.search(cond.value, str(value)) is not None
+        if cond.op == "gt":
+            return float(value) > cond.value
+        if cond.op == "lt":
+            return float(value) < cond.value
+    except (TypeError, ValueError):
+        return False
+    return False
+
+
+def _within_window(groups: list[list[Hit]], window: int) -> list[Hit] | None:
+    """One hit per group, all in the same stream and within `window` lines, if possible."""
+    for anchor in groups[0]:
+        chosen = [anchor]
+        for other in groups[1:]:
+            near = [
+                h
+                for h in other
+                if h.source == anchor.source
+                and h.stream == anchor.stream
+                and abs(h.line - anchor.line) <= window
+            ]
+            if not near:
+                break
+            chosen.append(max(near, key=lambda h: h.order))
+        else:
+            return chosen
+    return None
+
+
+def evaluate(
+    crule: CompiledRule,
+    hits: dict[int, list[Hit]],
+    facts: dict[str, Any],
+    gap_sources: set[str],
+) -> RuleResult:
+    rule = crule.rule
+    missing = [s for s in rule.requires if s in gap_sources]
+    no = RuleResult(rule, "inconclusive" if missing else "no-match", missing_sources=missing)
+
+    if any(_hits(i, hits) for i in crule.none):
+        return RuleResult(rule, "no-match")
+    if not all(check_condition(c, facts) for c in rule.conditions):
+        return RuleResult(rule, "no-match")
+
+    any_hits = [h for i in crule.any for h in _hits(i, hits)]
+    all_groups = [_hits(i, hits) for i in crule.all]
+    if (crule.any and not any_hits) or any(not g for g in all_groups):
+        return no
+
+    cited: list[Hit]
+    window = rule.patterns.window
+    if window and (len(all_groups) + bool(crule.any)) > 1:
+        groups = ([any_hits] if crule.any else []) + all_groups
+        chosen = _within_window(groups, window)
+        if chosen is None:
+            return no
+        cited = chosen
+    else:
+        cited = [*any_hits, *(h for g in all_groups for h in g)]
+    return RuleResult(rule, "match", cited=_dedupe(cited))
+
+
+def _dedupe(hits: list[Hit]) -> list[Hit]:
+    by_line: dict[tuple[str, str | None, int], Hit] = {}
+    for h in sorted(hits, key=lambda h: h.order):
+        by_line.setdefault((h.source, h.stream, h.line), h)
+    return list(by_line.values())

@@ -1,0 +1,82 @@
+"""Load and validate the playbook library (one YAML rule per file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from investigator.classifier.schema import Rule
+from investigator.models import CATEGORIES
+
+
+class PlaybookError(Exception):
+    """A playbook file is invalid. The message names the file and the field."""
+
+
+def default_playbook_dir() -> Path:
+    """Playbooks ship inside the wheel; in a source checkout they sit at the repo root."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "playbooks", here.parent / "playbooks"):
+        if candidate.is_dir():
+            return candidate
+    raise PlaybookError(f"no playbooks directory found next to {here}")
+
+
+def _format_validation(path: Path, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(rule)"
+        parts.append(f"{loc}: {err['msg']}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def load_rule(path: Path) -> Rule:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PlaybookError(f"{path}: cannot read YAML: {exc}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise PlaybookError(f"{path}: a playbook must be a YAML mapping")
+    try:
+        rule = Rule.model_validate(data)
+    except ValidationError as exc:
+        raise PlaybookError(_format_validation(path, exc)) from None
+    if rule.id != path.stem:
+        raise PlaybookError(f"{path}: id: {rule.id!r} must equal the file stem {path.stem!r}")
+    if path.parent.name in CATEGORIES and rule.category != path.parent.name:
+        raise PlaybookError(
+            f"{path}: category: {rule.category!r} does not match its folder {path.parent.name!r}"
+        )
+    return rule
+
+
+def _rule_files(root: Path) -> Iterable[Path]:
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name not in CATEGORIES:
+            raise PlaybookError(f"{folder}: unknown category folder; known: {list(CATEGORIES)}")
+        yield from sorted(folder.glob("*.y*ml"))
+
+
+def load_rules(root: Path | None = None) -> list[Rule]:
+    """Every rule under `root`, validated; duplicate ids are an error."""
+    root = root or default_playbook_dir()
+    rules: list[Rule] = []
+    seen: dict[str, Path] = {}
+    for path in _rule_files(root):
+        rule = load_rule(path)
+        if rule.id in seen:
+            raise PlaybookError(f"{path}: id: duplicate id {rule.id!r}, also in {seen[rule.id]}")
+        seen[rule.id] = path
+        rules.append(rule)
+    if not rules:
+        raise PlaybookError(f"{root}: no playbooks found")
+    return rules
+
+
+@lru_cache(maxsize=4)
+def cached_rules(root: str | None = None) -> tuple[Rule, ...]:
+    return tuple(load_rules(Path(root) if root else None))

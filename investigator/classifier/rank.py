@@ -1,0 +1,145 @@
+"""Deterministic ranking of matched rules into one finding and its runners-up.
+
+The score weighs a rule's author-set priority (root causes above their consequences),
+whether its evidence is the final exception of the log (what a cascade usually ends with),
+and its confidence. Ties break on recency, specificity and finally the rule id.
+`none` must be earned: failures followed by a successful job ending were handled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from investigator.classifier.evaluate import RuleResult
+from investigator.classifier.scanner import Hit
+
+CONFIDENCE = {"high": 0.9, "medium": 0.75, "low": 0.55}
+_LEVEL = {"high": 3, "medium": 2, "low": 1}
+FINAL_BONUS = 15  # explaining the final exception is worth this many priority points
+_CLOSE = 5  # a runner-up of another category this close makes us less sure
+MAX_ALTERNATIVES = 5
+
+_FAILED = {"sagemaker.status": {"Failed", "Stopped"}, "sfn.status": {"FAILED", "TIMED_OUT", "ABORTED"}}
+_SUCCEEDED = {"sagemaker.status": {"Completed"}, "sfn.status": {"SUCCEEDED"}}
+
+
+@dataclass
+class Scored:
+    result: RuleResult
+    score: int
+    explains_final: bool
+    confidence: float = 0.0
+    why_lower: str = ""
+
+    @property
+    def sort_key(self) -> tuple:
+        r = self.result
+        tier = 0 if r.rule.category == "unknown" else 1
+        return (
+            -tier,
+            -self.score,
+            -r.last_order[0],
+            -r.last_order[1],
+            -len(r.cited),
+            r.rule.id,
+        )
+
+
+@dataclass
+class Ranked:
+    top: Scored | None
+    alternatives: list[Scored]
+    handled: list[Scored]
+
+
+def _fact_in(facts: dict[str, Any], table: dict[str, set[str]]) -> bool:
+    return any(facts.get(k) in v for k, v in table.items())
+
+
+def _explains_final(result: RuleResult, terminal: Hit | None) -> bool:
+    if terminal is None:
+        return False
+    return any(
+        h.source == "logs" and h.stream == terminal.stream and 0 <= terminal.line - h.line <= 2
+        for h in result.cited
+    )
+
+
+def _score(result: RuleResult, terminal: Hit | None) -> Scored:
+    final = _explains_final(result, terminal)
+    rule = result.rule
+    score = rule.priority + (FINAL_BONUS if final else 0) + 5 * _LEVEL[rule.confidence]
+    return Scored(result, score, final)
+
+
+def _handled(failure: RuleResult, last_success: tuple[int, int], completed: bool) -> bool:
+    if failure.rule.silent:
+        return False
+    if completed:
+        return True
+    log_hits = [h for h in failure.cited if h.source == "logs"]
+    return bool(log_hits) and len(log_hits) == len(failure.cited) and (
+        max(h.order for h in log_hits) < last_success
+    )
+
+
+def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None) -> Ranked:
+    matched = [r for r in results if r.verdict == "match"]
+    successes = [_score(r, terminal) for r in matched if r.rule.category == "none"]
+    failures = [r for r in matched if r.rule.category != "none"]
+
+    failed = _fact_in(facts, _FAILED)
+    completed = _fact_in(facts, _SUCCEEDED) and not failed
+    last_success = max((s.result.last_order for s in successes), default=(-1, -1))
+    handled: list[Scored] = []
+    live: list[Scored] = []
+    for f in failures:
+        scored = _score(f, terminal)
+        if not failed and _handled(f, last_success, completed):
+            handled.append(scored)
+        else:
+            live.append(scored)
+
+    pool = live or successes
+    pool.sort(key=lambda s: s.sort_key)
+    handled.sort(key=lambda s: s.sort_key)
+    top = pool[0] if pool else None
+    alternatives = pool[1:MAX_ALTERNATIVES] + handled[: max(0, MAX_ALTERNATIVES - len(pool) + 1)]
+    if top:
+        _assign_confidence(top, alternatives, handled)
+    return Ranked(top, alternatives, handled)
+
+
+def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored]) -> None:
+    rule = top.result.rule
+    conf = CONFIDENCE[rule.confidence] + (0.05 if top.explains_final else 0.0)
+    rival = next((a for a in alts if a.result.rule.category != rule.category), None)
+    if rival and rival not in handled and top.score - rival.score < _CLOSE:
+        conf -= 0.1
+    if rule.category == "unknown":
+        conf = min(conf, 0.5)
+    top.confidence = round(min(0.99, max(0.3, conf)), 2)
+    for alt in alts:
+        gap = max(0, top.score - alt.score)
+        c = CONFIDENCE[alt.result.rule.confidence] * max(0.3, 1 - gap / 100)
+        alt.confidence = round(min(c, top.confidence - 0.01), 2)
+        alt.why_lower = _why_lower(top, alt, alt in handled)
+
+
+def _why_lower(top: Scored, alt: Scored, handled: bool) -> str:
+    a, t = alt.result.rule, top.result.rule
+    if handled:
+        return "the job went on and ended successfully after this, so it was handled"
+    if a.category == "unknown" and t.category != "unknown":
+        return "a generic failure marker; a specific rule explains the failure"
+    reasons = []
+    if a.priority < t.priority:
+        reasons.append(f"usually a consequence rather than a cause (priority {a.priority} < {t.priority})")
+    if top.explains_final and not alt.explains_final:
+        reasons.append("it is not the final error of the log")
+    if not reasons and alt.result.last_order < top.result.last_order:
+        reasons.append("matched earlier in the log than the chosen cause")
+    if not reasons:
+        reasons.append(f"lower score ({alt.score} < {top.score})")
+    return "; ".join(reasons)

@@ -1,0 +1,108 @@
+"""Turn the ranked top rule into a Finding: fill placeholders, pick the cited lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from investigator.classifier.rank import Ranked, Scored
+from investigator.classifier.scanner import Hit
+from investigator.classifier.schema import PLACEHOLDER
+from investigator.models import EvidenceLine, Finding
+
+MAX_CITED = 6
+UNKNOWN_VALUE = "(unknown)"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def fill(text: str, groups: dict[str, str], facts: dict[str, Any]) -> str:
+    """Replace {group} with a regex capture and {fact.path} with the job's own fact."""
+
+    def repl(m) -> str:
+        name, default = m.group(1), m.group(2)
+        value = facts.get(name) if "." in name else groups.get(name)
+        if value in (None, "", [], {}):
+            return UNKNOWN_VALUE if default is None else default
+        return _fmt(value)
+
+    return PLACEHOLDER.sub(repl, text)
+
+
+def _groups(cited: list[Hit]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for hit in sorted(cited, key=lambda h: h.order, reverse=True):  # latest hit wins
+        for k, v in hit.groups.items():
+            merged.setdefault(k, v)
+    return merged
+
+
+def evidence_line(hit: Hit) -> EvidenceLine:
+    return EvidenceLine(
+        source=hit.source,
+        stream=hit.stream,
+        line=hit.line,
+        text=hit.text,
+        timestamp=hit.timestamp,
+        before=list(hit.before),
+        after=list(hit.after),
+        span=hit.span,
+    )
+
+
+def _cited(scored: Scored, terminal: Hit | None) -> list[EvidenceLine]:
+    hits = sorted(scored.result.cited, key=lambda h: h.order)
+    # Keep the earliest hit (where it started) and the latest ones (where it ended).
+    chosen = hits if len(hits) <= MAX_CITED else [hits[0], *hits[-(MAX_CITED - 1) :]]
+    if scored.result.rule.category == "unknown" and terminal is not None:
+        if all(h.order != terminal.order for h in chosen):
+            chosen = [*chosen[-(MAX_CITED - 1) :], terminal]
+    return [evidence_line(h) for h in chosen]
+
+
+def _no_failure(facts: dict[str, Any], ranked: Ranked) -> Finding:
+    note = ""
+    if ranked.handled:
+        note = " Errors were printed but the job carried on and finished, so they were handled."
+    return Finding(
+        category="none",
+        rule="no-failure-evidence",
+        title="No failure found in the evidence",
+        confidence=0.6,
+        confidence_label="medium",
+        retryable=False,
+        explanation=(
+            "No playbook matched and no failure marker (traceback, fatal error, non-zero exit, "
+            "failed job status) was found in the evidence." + note
+        ),
+        remediation=[
+            "Nothing to fix from this evidence. If the run still misbehaved, check that the "
+            "logs cover the failure (the tail of every host's stream) and investigate again.",
+        ],
+    )
+
+
+def render_finding(ranked: Ranked, facts: dict[str, Any], terminal: Hit | None) -> Finding:
+    top = ranked.top
+    if top is None:
+        return _no_failure(facts, ranked)
+    rule = top.result.rule
+    groups = _groups(top.result.cited)
+    return Finding(
+        category=rule.category,
+        rule=rule.id,
+        title=rule.title,
+        confidence=top.confidence,
+        confidence_label=rule.confidence,
+        retryable=rule.retryable,
+        explanation=fill(rule.explanation.strip(), groups, facts),
+        remediation=[fill(s, groups, facts) for s in rule.remediation],
+        evidence=_cited(top, terminal),
+        repro=[fill(s, groups, facts) for s in rule.repro],
+        references=list(rule.references),
+    )

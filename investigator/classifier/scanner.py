@@ -1,0 +1,226 @@
+"""Streaming, linear-time multi-pattern scan of log text.
+
+All patterns of all rules are compiled once into one RE2 `Set`. Each text source is read
+in large chunks cut at line boundaries; the set says which patterns occur in a chunk, and
+only those patterns are located (first and last few hits per pattern) to recover line
+numbers, text and context. Memory is bounded by the chunk size whatever the file or line
+length; RE2 guarantees linear time on hostile text.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+import re2
+
+CHUNK_BYTES = 4 << 20
+KEEP_FIRST = 4  # hits kept per pattern from the start of the evidence
+KEEP_LAST = 4  # and from the end (where failures usually are)
+CONTEXT_LINES = 3
+MAX_TEXT = 800  # characters of a cited line kept around its match
+_TAIL_WINDOW = 64 << 10
+# RE2's DFA cache budget for the whole set; beyond it RE2 fails rather than backtracks.
+_SET_MAX_MEM = 96 << 20
+
+
+class ScanError(Exception):
+    """The pattern set could not be built or run (e.g. DFA memory budget exceeded)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    pattern: int
+    source: str  # "logs" or a text-fact name such as "sagemaker.failure_reason"
+    stream: str | None
+    line: int  # 1-based line number within the stream
+    order: tuple[int, int]  # (source sequence, line): total order of everything scanned
+    text: str
+    span: tuple[int, int] | None
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    groups: dict[str, str] = field(default_factory=dict)
+    timestamp: datetime | None = None
+
+
+@dataclass
+class _PatternHits:
+    first: list[Hit] = field(default_factory=list)
+    last: deque[Hit] = field(default_factory=lambda: deque(maxlen=KEEP_LAST))
+    count_chunks: int = 0
+
+    def add(self, hit: Hit) -> None:
+        if len(self.first) < KEEP_FIRST:
+            self.first.append(hit)
+        elif not self.last or self.last[-1].order < hit.order:
+            self.last.append(hit)
+
+    def all(self) -> list[Hit]:
+        seen = {h.order for h in self.first}
+        return [*self.first, *(h for h in self.last if h.order not in seen)]
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A text source to scan: a stream of byte chunks plus how to label its lines."""
+
+    source: str
+    stream: str | None
+    chunks: Iterable[bytes]
+    first_line: int = 1
+    # Timestamp of line i (0-based from first_line) when the source knows it.
+    timestamps: Sequence[datetime | None] | None = None
+
+
+def file_chunks(fh: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Yield chunks ending at a newline; a line longer than `size` is cut (bounded memory)."""
+    carry = b""
+    while True:
+        data = fh.read(size)
+        if not data:
+            if carry:
+                yield carry
+            return
+        buf = carry + data if carry else data
+        cut = buf.rfind(b"\n")
+        if cut == -1:
+            if len(buf) >= size:
+                yield buf
+                carry = b""
+            else:
+                carry = buf
+            continue
+        yield buf[: cut + 1]
+        carry = buf[cut + 1 :]
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", errors="replace")
+
+
+def _clip(line: bytes, start: int, end: int) -> tuple[str, tuple[int, int]]:
+    """Text of a line clipped to MAX_TEXT around the match, and the match span in it."""
+    lo = 0
+    if len(line) > MAX_TEXT:
+        lo = max(0, start - MAX_TEXT // 4)
+    hi = min(len(line), max(end, lo) + MAX_TEXT // 2) if len(line) > MAX_TEXT else len(line)
+    prefix = _decode(line[lo:start])
+    match = _decode(line[start:end])
+    text = prefix + match + _decode(line[end:hi])
+    return text.rstrip("\r"), (len(prefix), len(prefix) + len(match))
+
+
+def _context(chunk: bytes, ls: int, le: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    before: list[str] = []
+    pos = ls
+    while pos > 0 and len(before) < CONTEXT_LINES:
+        prev = chunk.rfind(b"\n", 0, pos - 1) + 1
+        before.append(_decode(chunk[prev : pos - 1][:MAX_TEXT]).rstrip("\r"))
+        pos = prev
+    after: list[str] = []
+    pos = le + 1
+    while pos < len(chunk) and len(after) < CONTEXT_LINES:
+        nxt = chunk.find(b"\n", pos)
+        nxt = len(chunk) if nxt == -1 else nxt
+        after.append(_decode(chunk[pos:nxt][:MAX_TEXT]).rstrip("\r"))
+        pos = nxt + 1
+    return tuple(reversed(before)), tuple(after)
+
+
+class PatternSet:
+    """Every distinct regex of the library, compiled once into one RE2 Set."""
+
+    def __init__(self, regexes: Sequence[str]) -> None:
+        self.regexes = list(regexes)
+        opts = re2.Options()
+        opts.max_mem = _SET_MAX_MEM
+        self._set = re2.Set.SearchSet(opts)
+        self._compiled = []
+        for rx in self.regexes:
+            # (?m) so ^ and $ anchor at line boundaries inside a chunk.
+            if self._set.Add(f"(?m){rx}") < 0:
+                raise ScanError(f"RE2 refused pattern {rx!r}")
+            self._compiled.append(re2.compile(f"(?m){rx}".encode()))
+        try:
+            self._set.Compile()  # returns None; raises when the set cannot be built
+        except Exception as exc:
+            raise ScanError(f"RE2 could not compile the pattern set: {exc}") from None
+
+    def scan(self, sources: Iterable[TextSource]) -> dict[int, list[Hit]]:
+        hits: dict[int, _PatternHits] = {}
+        for seq, src in enumerate(sources):
+            self._scan_source(seq, src, hits)
+        return {i: h.all() for i, h in hits.items()}
+
+    def _scan_source(self, seq: int, src: TextSource, hits: dict[int, _PatternHits]) -> None:
+        base = src.first_line - 1  # lines before the current chunk
+        for chunk in src.chunks:
+            if not chunk:
+                continue
+            try:
+                matched = self._set.Match(chunk) or ()
+            except Exception as exc:  # the binding raises on DFA memory exhaustion
+                raise ScanError(f"pattern scan failed: {exc}") from None
+            for idx in matched:
+                ph = hits.setdefault(idx, _PatternHits())
+                for m in self._locate(idx, chunk, KEEP_FIRST - len(ph.first)):
+                    ph.add(self._hit(idx, seq, src, chunk, base, m))
+            base += chunk.count(b"\n")
+
+    def _locate(self, idx: int, chunk: bytes, need_first: int) -> list[re2._Match]:
+        """First `need_first` matches of a pattern in a chunk plus its last KEEP_LAST."""
+        rx = self._compiled[idx]
+        found: list = []
+        if need_first > 0:
+            for m in rx.finditer(chunk):
+                found.append(m)
+                if len(found) >= need_first:
+                    break
+        window = _TAIL_WINDOW
+        while True:
+            lo = max(0, len(chunk) - window)
+            if lo:
+                lo = chunk.rfind(b"\n", 0, lo) + 1
+            tail = list(rx.finditer(chunk, lo))
+            if tail or lo == 0:
+                break
+            window *= 8
+        starts = {m.start() for m in found}
+        found.extend(m for m in tail[-KEEP_LAST:] if m.start() not in starts)
+        return found
+
+    def _hit(self, idx: int, seq: int, src: TextSource, chunk: bytes, base: int, m) -> Hit:
+        start, end = m.start(), m.end()
+        ls = chunk.rfind(b"\n", 0, start) + 1
+        le = chunk.find(b"\n", start)
+        le = len(chunk) if le == -1 else le
+        end = min(end, le)
+        line_no = base + chunk.count(b"\n", 0, start) + 1
+        text, span = _clip(chunk[ls:le], start - ls, end - ls)
+        before, after = _context(chunk, ls, le)
+        groups = {
+            (k.decode() if isinstance(k, bytes) else k): _decode(v)
+            for k, v in m.groupdict().items()
+            if v is not None
+        }
+        ts = None
+        if src.timestamps is not None:
+            i = line_no - src.first_line
+            if 0 <= i < len(src.timestamps):
+                ts = src.timestamps[i]
+        return Hit(
+            pattern=idx,
+            source=src.source,
+            stream=src.stream,
+            line=line_no,
+            order=(seq, line_no),
+            text=text,
+            span=span,
+            before=before,
+            after=after,
+            groups=groups,
+            timestamp=ts,
+        )

@@ -1,0 +1,201 @@
+"""Typed schema of a playbook rule (one YAML file per rule).
+
+Validation happens at load time so a broken rule is a load error naming the file and the
+field, never a rule that silently never matches.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import re2
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from investigator.facts import DEFAULT_PATTERN_SOURCES, FACTS, TEXT_SOURCES
+from investigator.models import Category, Source
+
+Confidence = Literal["high", "medium", "low"]
+Operator = Literal["equals", "in", "matches", "exists", "gt", "lt"]
+Expect = Literal["match", "no-match", "inconclusive"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+# {name} or {name|text used when the value is absent}; ${VAR} in shell text is left alone.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w.]*)(?:\|([^{}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re2.compile(pattern)
+    except re2.error as exc:
+        raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+    return pattern
+
+
+class Pattern(_Strict):
+    """One regex (RE2 syntax, matched per line) and the text sources it is searched in."""
+
+    regex: str
+    in_: tuple[str, ...] = Field(default=DEFAULT_PATTERN_SOURCES, alias="in")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, v: str) -> str:
+        return _check_regex(v)
+
+    @field_validator("in_")
+    @classmethod
+    def _known_sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in v if s not in TEXT_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown pattern source(s) {unknown}; known: {list(TEXT_SOURCES)}")
+        return v
+
+    @property
+    def group_names(self) -> set[str]:
+        return set(re2.compile(self.regex).groupindex)
+
+
+def _as_pattern(v: Any) -> Any:
+    return {"regex": v} if isinstance(v, str) else v
+
+
+class Patterns(_Strict):
+    any: list[Pattern] = Field(default_factory=list)
+    all: list[Pattern] = Field(default_factory=list)
+    none: list[Pattern] = Field(default_factory=list)
+    # When set, the hits of `all` (and one of `any`) must lie within this many lines.
+    window: int | None = Field(default=None, ge=1, le=100_000)
+
+    @field_validator("any", "all", "none", mode="before")
+    @classmethod
+    def _strings_to_patterns(cls, v: Any) -> Any:
+        return [_as_pattern(x) for x in v] if isinstance(v, list) else v
+
+    def positive(self) -> list[Pattern]:
+        return [*self.any, *self.all]
+
+
+class Condition(_Strict):
+    fact: str
+    op: Operator
+    value: Any = True
+    # What the condition evaluates to when the fact is absent (log-only investigations).
+    if_missing: bool = False
+
+    @field_validator("fact")
+    @classmethod
+    def _known_fact(cls, v: str) -> str:
+        if v not in FACTS:
+            raise ValueError(f"unknown fact {v!r} (not in investigator.facts.FACTS)")
+        return v
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Condition:
+        if self.op == "in" and not isinstance(self.value, list):
+            raise ValueError("op 'in' needs a list value")
+        if self.op in ("gt", "lt") and not isinstance(self.value, int | float):
+            raise ValueError(f"op {self.op!r} needs a number value")
+        if self.op == "matches":
+            if not isinstance(self.value, str):
+                raise ValueError("op 'matches' needs a regex string value")
+            _check_regex(self.value)
+        if self.op == "exists" and not isinstance(self.value, bool):
+            raise ValueError("op 'exists' needs true or false")
+        return self
+
+
+class ExampleGap(_Strict):
+    source: Source
+    code: str = "AccessDenied"
+    missing_permission: str | None = None
+
+
+class Example(_Strict):
+    name: str
+    expect: Expect
+    log: str = ""
+    facts: dict[str, Any] = Field(default_factory=dict)
+    gaps: list[ExampleGap] = Field(default_factory=list)
+    cites: list[str] = Field(default_factory=list)
+
+    @field_validator("facts")
+    @classmethod
+    def _known_facts(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = [k for k in v if k not in FACTS]
+        if unknown:
+            raise ValueError(f"unknown fact(s) {unknown}")
+        return v
+
+    @field_validator("gaps", mode="before")
+    @classmethod
+    def _gap_shorthand(cls, v: Any) -> Any:
+        return [{"source": g} if isinstance(g, str) else g for g in v] if isinstance(v, list) else v
+
+
+class Rule(_Strict):
+    id: str
+    title: str = Field(min_length=5, max_length=140)
+    category: Category
+    confidence: Confidence
+    priority: int = Field(default=50, ge=0, le=100)
+    retryable: bool
+    # Fires even when the job ended successfully (e.g. a silent CPU fallback).
+    silent: bool = False
+    requires: list[Source] = Field(default_factory=lambda: ["logs"])
+    patterns: Patterns = Field(default_factory=Patterns)
+    conditions: list[Condition] = Field(default_factory=list)
+    explanation: str = Field(min_length=20)
+    remediation: list[str] = Field(min_length=1)
+    repro: list[str] = Field(default_factory=list)
+    references: list[str] = Field(min_length=1)
+    examples: list[Example] = Field(min_length=2)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("id must be lowercase letters, digits and hyphens")
+        return v
+
+    @field_validator("references")
+    @classmethod
+    def _https(cls, v: list[str]) -> list[str]:
+        bad = [u for u in v if not u.startswith("https://")]
+        if bad:
+            raise ValueError(f"references must be https URLs: {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if not self.patterns.positive() and not self.conditions:
+            raise ValueError("a rule needs at least one `any`/`all` pattern or a condition")
+        expects = {e.expect for e in self.examples}
+        if not {"match", "no-match"} <= expects:
+            raise ValueError("examples need at least one `match` and one `no-match`")
+        self._check_placeholders()
+        return self
+
+    def _check_placeholders(self) -> None:
+        groups: set[str] = set()
+        for p in self.patterns.positive():
+            groups |= p.group_names
+        texts = [self.explanation, *self.remediation, *self.repro]
+        for text in texts:
+            for name, _default in _PLACEHOLDER.findall(text):
+                if "." in name and name not in FACTS:
+                    raise ValueError(f"placeholder {{{name}}} is not a known fact")
+                if "." not in name and name not in groups:
+                    raise ValueError(
+                        f"placeholder {{{name}}} is not a named group (?P<{name}>...) "
+                        "of this rule's patterns"
+                    )
+
+
+PLACEHOLDER = _PLACEHOLDER

@@ -1,0 +1,222 @@
+"""`investigate`: a thin click layer. Parse, call the library, write output, map errors."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from investigator import __version__
+from investigator.errors import EXIT_INTERNAL, EXIT_PLAYBOOK, InvestigatorError
+from investigator.models import Evidence, Investigation
+
+_EXT_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".txt": "text"}
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"investigate: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One clear line and a meaningful exit code instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from investigator.classifier.loader import PlaybookError
+
+        try:
+            return fn(*args, **kwargs)
+        except InvestigatorError as exc:
+            _fail(str(exc), exc.exit_code)
+        except PlaybookError as exc:
+            _fail(f"invalid playbook: {exc}", EXIT_PLAYBOOK)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:  # last resort: never a traceback unless asked for
+            if os.environ.get("INVESTIGATOR_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _pick_format(fmt: str | None, output: str | None) -> str:
+    if fmt:
+        return fmt
+    if output:
+        return _EXT_FORMATS.get(Path(output).suffix.lower(), "text")
+    return "text" if sys.stdout.isatty() else "json"
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from investigator.outputs import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+def _color(output: str | None) -> bool:
+    return output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["json", "text", "md", "html"]), default=None,
+    help="Output format (default: text in a terminal, json otherwise, or from --output's extension).",
+)
+output_option = click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None,
+    help="Write to FILE (atomically) instead of stdout.",
+)
+repro_option = click.option(
+    "--repro", "repro_dir", type=click.Path(file_okay=False), default=None,
+    help="Also write a repro kit (repro.sh, repro_local.py, config files) into DIR.",
+)
+sample_option = click.option(
+    "--sample", type=click.IntRange(0, 10_000), default=5, show_default=True,
+    help="Objects per S3 input channel that repro.sh downloads.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="investigate")
+def main() -> None:
+    """Why did this training job fail, and how do I reproduce it?"""
+
+
+@main.command("log")
+@click.argument("paths", nargs=-1, required=True)
+@format_option
+@output_option
+@repro_option
+@handle_errors
+def log_cmd(
+    paths: tuple[str, ...], fmt: str | None, output: str | None, repro_dir: str | None
+) -> None:
+    """Classify saved log files offline (`-` reads stdin, `.gz` is read transparently)."""
+    from investigator.classifier import default_library
+    from investigator.logfiles import investigate_log
+    from investigator.reporter import render_many
+
+    library = default_library()
+    invs = [investigate_log(p, library) for p in paths]
+    _emit(render_many(invs, _pick_format(fmt, output), color=_color(output)), output)
+    if repro_dir:
+        _write_repro(None, invs[-1], repro_dir, sample=0)
+
+
+def _write_repro(evidence: Evidence | None, inv: Investigation, out: str, sample: int) -> None:
+    from investigator.reporter.repro import write_repro_kit
+
+    path = write_repro_kit(inv, out, evidence=evidence, sample=sample)
+    click.echo(f"repro kit written to {path}", err=True)
+
+
+def _aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--profile", default=None, help="AWS named profile (as the AWS CLI)."),
+        click.option("--region", default=None, help="AWS region (as the AWS CLI)."),
+        click.option("--save-bundle", type=click.Path(dir_okay=False), default=None,
+                     help="Save the collected evidence bundle (JSON) to FILE."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr."),
+        format_option, output_option, repro_option, sample_option,
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+    return lambda line: click.echo(line, err=True)
+
+
+def _finish(evidence: Evidence, inv: Investigation, opts: dict[str, Any]) -> None:
+    from investigator.reporter import render
+
+    if opts.get("save_bundle"):
+        from investigator.bundle import save_bundle
+
+        save_bundle(evidence, opts["save_bundle"])
+    output = opts.get("output")
+    _emit(render(inv, _pick_format(opts.get("fmt"), output), color=_color(output)), output)
+    if opts.get("repro_dir"):
+        _write_repro(evidence, inv, opts["repro_dir"], sample=opts.get("sample", 5))
+
+
+@main.command("execution")
+@click.argument("arn")
+@_aws_options
+@handle_errors
+def execution_cmd(arn: str, **opts: Any) -> None:
+    """Investigate a Step Functions execution by ARN."""
+    from investigator.pipeline import investigate_target
+    from investigator.models import Target
+
+    target = Target(kind="execution", name=arn, region=opts.get("region"))
+    evidence, inv = investigate_target(
+        target, profile=opts.get("profile"), region=opts.get("region"),
+        progress=_progress(opts.get("quiet", False)),
+    )
+    _finish(evidence, inv, opts)
+
+
+@main.command("job")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["training", "processing"]), default="training",
+              show_default=True)
+@_aws_options
+@handle_errors
+def job_cmd(name: str, kind: str, **opts: Any) -> None:
+    """Investigate a SageMaker training or processing job by name."""
+    from investigator.models import Target
+    from investigator.pipeline import investigate_target
+
+    target = Target(kind="job", name=name, job_kind=kind, region=opts.get("region"))  # type: ignore[arg-type]
+    evidence, inv = investigate_target(
+        target, profile=opts.get("profile"), region=opts.get("region"),
+        progress=_progress(opts.get("quiet", False)),
+    )
+    _finish(evidence, inv, opts)
+
+
+@main.command("bundle")
+@click.argument("path", type=click.Path(dir_okay=False))
+@format_option
+@output_option
+@repro_option
+@sample_option
+@handle_errors
+def bundle_cmd(path: str, **opts: Any) -> None:
+    """Re-classify a saved evidence bundle offline (no AWS calls)."""
+    from investigator.bundle import investigate_bundle
+
+    evidence, inv = investigate_bundle(path)
+    _finish(evidence, inv, opts)
+
+
+@main.command("runbook")
+@click.option("--output", "-o", "out_dir", type=click.Path(file_okay=False), default="runbook",
+              show_default=True, help="Folder to write the runbook into.")
+@handle_errors
+def runbook_cmd(out_dir: str) -> None:
+    """Render every playbook into a browsable on-call runbook (HTML index + Markdown pages)."""
+    from investigator.classifier.loader import load_rules
+    from investigator.reporter.runbook import write_runbook
+
+    index = write_runbook(load_rules(), Path(out_dir))
+    click.echo(f"runbook written to {index}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

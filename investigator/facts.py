@@ -1,0 +1,117 @@
+"""The FACTS registry: every dotted fact a collector may set and a playbook may read.
+
+Collectors normalise AWS's PascalCase into these snake_case names. A playbook that names a
+fact not listed here fails to load, so a typo cannot silently make a rule never match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    type: type | tuple[type, ...]
+    description: str
+    # Text facts are scanned by playbook patterns like log lines (pattern `in:` sources).
+    text: bool = False
+
+
+_STR = str
+_NUM = (int, float)
+
+FACTS: dict[str, FactSpec] = {
+    # Target
+    "target.kind": FactSpec(_STR, "execution | job | log | bundle"),
+    "target.name": FactSpec(_STR, "ARN, job name or file name investigated"),
+    # SageMaker job (DescribeTrainingJob / DescribeProcessingJob)
+    "sagemaker.job_name": FactSpec(_STR, "training or processing job name"),
+    "sagemaker.job_arn": FactSpec(_STR, "job ARN"),
+    "sagemaker.job_kind": FactSpec(_STR, "training | processing"),
+    "sagemaker.status": FactSpec(_STR, "InProgress | Completed | Failed | Stopping | Stopped"),
+    "sagemaker.secondary_status": FactSpec(_STR, "e.g. Failed, MaxRuntimeExceeded, Interrupted"),
+    "sagemaker.failure_reason": FactSpec(_STR, "FailureReason, first 1 KB", text=True),
+    "sagemaker.exit_message": FactSpec(_STR, "processing ExitMessage", text=True),
+    "sagemaker.status_messages": FactSpec(
+        _STR, "SecondaryStatusTransitions status messages, one per line", text=True
+    ),
+    "sagemaker.instance_type": FactSpec(_STR, "e.g. ml.g4dn.xlarge"),
+    "sagemaker.instance_count": FactSpec(int, "number of instances"),
+    "sagemaker.volume_size_gb": FactSpec(_NUM, "ML storage volume size"),
+    "sagemaker.image": FactSpec(_STR, "training image URI as submitted"),
+    "sagemaker.entrypoint": FactSpec(list, "ContainerEntrypoint override"),
+    "sagemaker.arguments": FactSpec(list, "ContainerArguments override"),
+    "sagemaker.hyperparameters": FactSpec(dict, "hyperparameters (secrets redacted)"),
+    "sagemaker.environment": FactSpec(dict, "environment names (values redacted)"),
+    "sagemaker.role_arn": FactSpec(_STR, "execution role ARN"),
+    "sagemaker.max_runtime_s": FactSpec(_NUM, "StoppingCondition.MaxRuntimeInSeconds"),
+    "sagemaker.max_wait_s": FactSpec(_NUM, "StoppingCondition.MaxWaitTimeInSeconds"),
+    "sagemaker.runtime_s": FactSpec(_NUM, "seconds between training start and end"),
+    "sagemaker.spot": FactSpec(bool, "managed spot training enabled"),
+    "sagemaker.vpc": FactSpec(bool, "job runs in a VPC"),
+    "sagemaker.network_isolation": FactSpec(bool, "EnableNetworkIsolation"),
+    "sagemaker.input_channels": FactSpec(list, "channel names"),
+    "sagemaker.input_uris": FactSpec(list, "S3 URIs of the input channels"),
+    "sagemaker.output_path": FactSpec(_STR, "S3 output path"),
+    "sagemaker.created": FactSpec(_STR, "CreationTime, ISO 8601"),
+    "sagemaker.started": FactSpec(_STR, "TrainingStartTime / ProcessingStartTime, ISO 8601"),
+    "sagemaker.ended": FactSpec(_STR, "TrainingEndTime / ProcessingEndTime, ISO 8601"),
+    # Instance knowledge (knowledge/instance_types)
+    "instance.gpu_model": FactSpec(_STR, "e.g. T4, A10G, A100, H100; absent on CPU instances"),
+    "instance.gpu_count": FactSpec(int, "GPUs per instance, 0 on CPU instances"),
+    "instance.gpu_memory_gb": FactSpec(_NUM, "memory per GPU"),
+    "instance.compute_capability": FactSpec(_NUM, "e.g. 7.5 for T4"),
+    "instance.cpu_arch": FactSpec(_STR, "x86_64 | arm64"),
+    "instance.memory_gb": FactSpec(_NUM, "host memory"),
+    "instance.vcpus": FactSpec(int, "vCPUs"),
+    "instance.accelerator": FactSpec(_STR, "nvidia | neuron | none"),
+    # ECR image
+    "ecr.repository": FactSpec(_STR, "repository name"),
+    "ecr.image_digest": FactSpec(_STR, "sha256 manifest digest"),
+    "ecr.image_tags": FactSpec(list, "tags on the image"),
+    "ecr.image_pushed_at": FactSpec(_STR, "push time, ISO 8601"),
+    "ecr.image_size_bytes": FactSpec(int, "compressed size"),
+    "ecr.image_status": FactSpec(_STR, "ACTIVE | ARCHIVED | ACTIVATING"),
+    "ecr.image_architecture": FactSpec(_STR, "amd64 | arm64 (from the image config)"),
+    "ecr.image_os": FactSpec(_STR, "linux"),
+    "ecr.image_entrypoint": FactSpec(list, "image config Entrypoint"),
+    "ecr.image_cmd": FactSpec(list, "image config Cmd"),
+    "ecr.image_env_names": FactSpec(list, "names of image config Env (values dropped)"),
+    "ecr.image_created": FactSpec(_STR, "image config created, ISO 8601"),
+    "ecr.image_labels": FactSpec(dict, "image config labels"),
+    "ecr.pushed_after_job_start": FactSpec(bool, "the tag was pushed after the job started"),
+    "ecr.tag_moved": FactSpec(bool, "the tag now points at another digest than the job ran"),
+    "ecr.image_found": FactSpec(bool, "the image URI resolves in ECR"),
+    # Step Functions
+    "sfn.execution_arn": FactSpec(_STR, "execution ARN"),
+    "sfn.state_machine_arn": FactSpec(_STR, "state machine ARN"),
+    "sfn.status": FactSpec(_STR, "RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED"),
+    "sfn.error": FactSpec(_STR, "error name of the failure", text=True),
+    "sfn.cause": FactSpec(_STR, "cause text of the failure", text=True),
+    "sfn.failed_state": FactSpec(_STR, "name of the state that failed"),
+    "sfn.failed_event_type": FactSpec(_STR, "history event type, e.g. TaskFailed"),
+    "sfn.task_resource": FactSpec(_STR, "resource ARN of the failed task"),
+    "sfn.retry_count": FactSpec(int, "attempts of the failed task before it gave up"),
+    "sfn.job_started": FactSpec(bool, "a SageMaker job was created by the execution"),
+    "sfn.nested_execution_arn": FactSpec(_STR, "child execution followed"),
+}
+
+# Pattern sources a playbook may scan: the log lines plus every text fact.
+TEXT_SOURCES: tuple[str, ...] = ("logs", *(k for k, v in FACTS.items() if v.text))
+DEFAULT_PATTERN_SOURCES: tuple[str, ...] = (
+    "logs",
+    "sagemaker.failure_reason",
+    "sagemaker.exit_message",
+    "sfn.cause",
+)
+
+
+def lookup(facts: dict[str, Any], path: str) -> Any:
+    """Return a fact by dotted path, or None when absent."""
+    return facts.get(path)
+
+
+def unknown_facts(facts: dict[str, Any]) -> list[str]:
+    """Names in `facts` that the registry does not know (a collector bug)."""
+    return sorted(k for k in facts if k not in FACTS)

@@ -1,0 +1,84 @@
+"""Secrets never reach a report or a log line we write.
+
+Applied at the collector boundary (text and facts as collected) and again on every
+investigation before it is rendered, so a secret that slipped into a log line, a
+hyperparameter or an explanation filled from a regex capture is still removed. The text
+is untrusted, so the patterns run on RE2 (linear time).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import re2
+from pydantic import BaseModel
+
+MASK = "***REDACTED***"
+
+# Names whose values are secrets wherever they appear (env, hyperparameters, key=value text).
+_SECRET_NAME = r"[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Za-z0-9_]*"
+
+# (pattern, replacement): replacements keep the name so the reader still knows what was there.
+_RULES: list[tuple[str, str]] = [
+    # Quoted values first, so a secret with spaces is masked whole.
+    (rf"(?i)(\b{_SECRET_NAME}[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')", rf"\1\"{MASK}\""),
+    (r"(?i)(\bpass(?:word|wd)?[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')", rf"\1\"{MASK}\""),
+    # NAME=value / NAME: value / "NAME": "value" for secret-looking names (incl. *_TOKEN, *_SECRET)
+    (
+        rf"(?i)(\b{_SECRET_NAME}[\"']?\s*[=:]\s*[\"']?)([^\s\"',;}}&]+)",
+        rf"\1{MASK}",
+    ),
+    (r"(?i)(\bpass(?:word|wd)?[\"']?\s*[=:]\s*[\"']?)([^\s\"',;}&]+)", rf"\1{MASK}"),
+    (r"(?i)(\bpwd\s*=\s*)([^\s\"',;}&]+)", rf"\1{MASK}"),
+    # Authorization headers and bearer tokens
+    (r"(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*", rf"\1{MASK}"),
+    (r"(?i)(\bAuthorization\s*:\s*(?:Basic|Token)\s+)\S+", rf"\1{MASK}"),
+    # Well-known token shapes
+    (r"\b(?:AKIA|ASIA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b", MASK),
+    (r"\bhf_[A-Za-z0-9]{20,}\b", MASK),
+    (r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", MASK),
+    (r"\bgithub_pat_[A-Za-z0-9_]{40,}\b", MASK),
+    (r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b", MASK),
+    (r"\bsk-[A-Za-z0-9_-]{20,}\b", MASK),
+    (r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b", MASK),
+    # Credentials inside URLs: scheme://user:password@host
+    (r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@", rf"\1{MASK}@"),
+    # PEM private keys (the header line is enough to know the rest is secret)
+    (r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*", f"-----BEGIN PRIVATE KEY-----{MASK}"),
+]
+_COMPILED = [(re2.compile(p), r) for p, r in _RULES]
+_SECRET_KEY = re2.compile(rf"(?i)^{_SECRET_NAME}$|^(?:pass(?:word|wd)?|pwd)$")
+
+T = TypeVar("T")
+
+
+def redact_text(text: str) -> str:
+    if not text:
+        return text
+    for rx, repl in _COMPILED:
+        text = rx.sub(repl, text)
+    return text
+
+
+def is_secret_name(name: str) -> bool:
+    return _SECRET_KEY.search(name) is not None
+
+
+def redact_value(value: Any, key: str | None = None) -> Any:
+    """Redact a JSON-like value; a secret-looking key masks its whole value."""
+    if key is not None and is_secret_name(key) and value not in (None, ""):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(v) for v in value)
+    return value
+
+
+def redact_model(model: T) -> T:
+    """A copy of a pydantic model with every string in it redacted."""
+    assert isinstance(model, BaseModel)
+    data = redact_value(model.model_dump(mode="python"))
+    return type(model).model_validate(data)  # type: ignore[return-value]

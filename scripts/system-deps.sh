@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install Debian's chromium (report rendering tests) and shellcheck (repro script lint)
+# when they are missing and we are allowed to. Never fails the build: tests that need a
+# missing tool skip with a message saying which tool and why.
+set -u
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: cannot install ${need[*]} (not root or no apt-get); related tests will skip"
+  exit 0
+fi
+echo "system-deps: installing ${need[*]} (Debian packages)"
+export DEBIAN_FRONTEND=noninteractive
+{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } \
+  >/tmp/investigator-system-deps.log 2>&1 \
+  || echo "system-deps: apt-get failed (see /tmp/investigator-system-deps.log); related tests will skip"
+exit 0
