@@ -23,7 +23,9 @@ def load_bundle(path: str | Path) -> Evidence:
     try:
         raw = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read bundle {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InputError(
+            f"cannot read bundle {path}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -33,7 +35,8 @@ def load_bundle(path: str | Path) -> Evidence:
     version = str(data.get("schema_version", ""))
     if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise InputError(
-            f"{path} has schema_version {version or '(none)'}; this investigator reads {SCHEMA_VERSION}"
+            f"{path} has schema_version {version or '(none)'}; "
+            f"this investigator reads {SCHEMA_VERSION}"
         )
     try:
         return Evidence.model_validate(data)

@@ -70,19 +70,31 @@ def _color(output: str | None) -> bool:
 
 
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["json", "text", "md", "html"]), default=None,
-    help="Output format (default: text in a terminal, json otherwise, or from --output's extension).",
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "text", "md", "html"]),
+    default=None,
+    help="Output format (default: text in a terminal, json otherwise, or from --output's suffix).",
 )
 output_option = click.option(
-    "--output", "-o", type=click.Path(dir_okay=False), default=None,
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="Write to FILE (atomically) instead of stdout.",
 )
 repro_option = click.option(
-    "--repro", "repro_dir", type=click.Path(file_okay=False), default=None,
+    "--repro",
+    "repro_dir",
+    type=click.Path(file_okay=False),
+    default=None,
     help="Also write a repro kit (repro.sh, repro_local.py, config files) into DIR.",
 )
 sample_option = click.option(
-    "--sample", type=click.IntRange(0, 10_000), default=5, show_default=True,
+    "--sample",
+    type=click.IntRange(0, 10_000),
+    default=5,
+    show_default=True,
     help="Objects per S3 input channel that repro.sh downloads.",
 )
 
@@ -125,10 +137,17 @@ def _aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--profile", default=None, help="AWS named profile (as the AWS CLI)."),
         click.option("--region", default=None, help="AWS region (as the AWS CLI)."),
-        click.option("--save-bundle", type=click.Path(dir_okay=False), default=None,
-                     help="Save the collected evidence bundle (JSON) to FILE."),
+        click.option(
+            "--save-bundle",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Save the collected evidence bundle (JSON) to FILE.",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr."),
-        format_option, output_option, repro_option, sample_option,
+        format_option,
+        output_option,
+        repro_option,
+        sample_option,
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -160,12 +179,14 @@ def _finish(evidence: Evidence, inv: Investigation, opts: dict[str, Any]) -> Non
 @handle_errors
 def execution_cmd(arn: str, **opts: Any) -> None:
     """Investigate a Step Functions execution by ARN."""
-    from investigator.pipeline import investigate_target
     from investigator.models import Target
+    from investigator.pipeline import investigate_target
 
     target = Target(kind="execution", name=arn, region=opts.get("region"))
     evidence, inv = investigate_target(
-        target, profile=opts.get("profile"), region=opts.get("region"),
+        target,
+        profile=opts.get("profile"),
+        region=opts.get("region"),
         progress=_progress(opts.get("quiet", False)),
     )
     _finish(evidence, inv, opts)
@@ -173,8 +194,9 @@ def execution_cmd(arn: str, **opts: Any) -> None:
 
 @main.command("job")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["training", "processing"]), default="training",
-              show_default=True)
+@click.option(
+    "--kind", type=click.Choice(["training", "processing"]), default="training", show_default=True
+)
 @_aws_options
 @handle_errors
 def job_cmd(name: str, kind: str, **opts: Any) -> None:
@@ -184,7 +206,9 @@ def job_cmd(name: str, kind: str, **opts: Any) -> None:
 
     target = Target(kind="job", name=name, job_kind=kind, region=opts.get("region"))  # type: ignore[arg-type]
     evidence, inv = investigate_target(
-        target, profile=opts.get("profile"), region=opts.get("region"),
+        target,
+        profile=opts.get("profile"),
+        region=opts.get("region"),
         progress=_progress(opts.get("quiet", False)),
     )
     _finish(evidence, inv, opts)
@@ -206,8 +230,15 @@ def bundle_cmd(path: str, **opts: Any) -> None:
 
 
 @main.command("runbook")
-@click.option("--output", "-o", "out_dir", type=click.Path(file_okay=False), default="runbook",
-              show_default=True, help="Folder to write the runbook into.")
+@click.option(
+    "--output",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="runbook",
+    show_default=True,
+    help="Folder to write the runbook into.",
+)
 @handle_errors
 def runbook_cmd(out_dir: str) -> None:
     """Render every playbook into a browsable on-call runbook (HTML index + Markdown pages)."""

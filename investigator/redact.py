@@ -16,7 +16,11 @@ from pydantic import BaseModel
 MASK = "***REDACTED***"
 
 # Names whose values are secrets wherever they appear (env, hyperparameters, key=value text).
-_SECRET_NAME = r"[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Za-z0-9_]*"
+_SECRET_NAME = (
+    r"[A-Za-z0-9_.-]*"
+    r"(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)"
+    r"[A-Za-z0-9_]*"
+)
 
 # (pattern, replacement): replacements keep the name so the reader still knows what was there.
 _RULES: list[tuple[str, str]] = [

@@ -22,8 +22,12 @@ def example_evidence(example: Example) -> Evidence:
         if lines
         else [],
         gaps=[
-            Gap(source=g.source, code=g.code, message="example gap",
-                missing_permission=g.missing_permission)
+            Gap(
+                source=g.source,
+                code=g.code,
+                message="example gap",
+                missing_permission=g.missing_permission,
+            )
             for g in example.gaps
         ],
     )

@@ -12,7 +12,7 @@ from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, eva
 from investigator.classifier.loader import load_rules
 from investigator.classifier.rank import Ranked, rank
 from investigator.classifier.render import render_finding
-from investigator.classifier.scanner import Hit, PatternSet, TextSource
+from investigator.classifier.scanner import Hit, PatternSet, TextSource, bytes_chunks
 from investigator.classifier.schema import Rule
 from investigator.facts import FACTS
 from investigator.models import (
@@ -67,7 +67,7 @@ def stream_source(stream: LogStream) -> TextSource:
             lines.append(part)
             stamps.append(ev.timestamp)
     data = ("\n".join(lines) + "\n").encode("utf-8", errors="replace") if lines else b""
-    return TextSource("logs", stream.name, [data], stream.first_line, stamps)
+    return TextSource("logs", stream.name, bytes_chunks(data), stream.first_line, stamps)
 
 
 def fact_sources(facts: dict[str, Any]) -> list[TextSource]:
@@ -75,7 +75,11 @@ def fact_sources(facts: dict[str, Any]) -> list[TextSource]:
     for name, spec in FACTS.items():
         value = facts.get(name)
         if spec.text and isinstance(value, str) and value:
-            out.append(TextSource(name, name, [value.encode("utf-8", errors="replace") + b"\n"]))
+            out.append(
+                TextSource(
+                    name, name, bytes_chunks(value.encode("utf-8", errors="replace") + b"\n")
+                )
+            )
     return out
 
 

@@ -20,7 +20,10 @@ FINAL_BONUS = 15  # explaining the final exception is worth this many priority p
 _CLOSE = 5  # a runner-up of another category this close makes us less sure
 MAX_ALTERNATIVES = 5
 
-_FAILED = {"sagemaker.status": {"Failed", "Stopped"}, "sfn.status": {"FAILED", "TIMED_OUT", "ABORTED"}}
+_FAILED = {
+    "sagemaker.status": {"Failed", "Stopped"},
+    "sfn.status": {"FAILED", "TIMED_OUT", "ABORTED"},
+}
 _SUCCEEDED = {"sagemaker.status": {"Completed"}, "sfn.status": {"SUCCEEDED"}}
 
 
@@ -57,11 +60,17 @@ def _fact_in(facts: dict[str, Any], table: dict[str, set[str]]) -> bool:
     return any(facts.get(k) in v for k, v in table.items())
 
 
+FINAL_SPAN = 3  # lines after the final exception line that still belong to its message
+
+
 def _explains_final(result: RuleResult, terminal: Hit | None) -> bool:
+    """Does the rule cite the final error line of the log (or its continuation lines)?"""
     if terminal is None:
         return False
     return any(
-        h.source == "logs" and h.stream == terminal.stream and 0 <= terminal.line - h.line <= 2
+        h.source == "logs"
+        and h.stream == terminal.stream
+        and 0 <= h.line - terminal.line <= FINAL_SPAN
         for h in result.cited
     )
 
@@ -79,8 +88,10 @@ def _handled(failure: RuleResult, last_success: tuple[int, int], completed: bool
     if completed:
         return True
     log_hits = [h for h in failure.cited if h.source == "logs"]
-    return bool(log_hits) and len(log_hits) == len(failure.cited) and (
-        max(h.order for h in log_hits) < last_success
+    return (
+        bool(log_hits)
+        and len(log_hits) == len(failure.cited)
+        and (max(h.order for h in log_hits) < last_success)
     )
 
 
@@ -135,7 +146,9 @@ def _why_lower(top: Scored, alt: Scored, handled: bool) -> str:
         return "a generic failure marker; a specific rule explains the failure"
     reasons = []
     if a.priority < t.priority:
-        reasons.append(f"usually a consequence rather than a cause (priority {a.priority} < {t.priority})")
+        reasons.append(
+            f"usually a consequence rather than a cause (priority {a.priority} < {t.priority})"
+        )
     if top.explains_final and not alt.explains_final:
         reasons.append("it is not the final error of the log")
     if not reasons and alt.result.last_order < top.result.last_order:

@@ -59,9 +59,9 @@ def _cited(scored: Scored, terminal: Hit | None) -> list[EvidenceLine]:
     hits = sorted(scored.result.cited, key=lambda h: h.order)
     # Keep the earliest hit (where it started) and the latest ones (where it ended).
     chosen = hits if len(hits) <= MAX_CITED else [hits[0], *hits[-(MAX_CITED - 1) :]]
-    if scored.result.rule.category == "unknown" and terminal is not None:
-        if all(h.order != terminal.order for h in chosen):
-            chosen = [*chosen[-(MAX_CITED - 1) :], terminal]
+    unknown = scored.result.rule.category == "unknown"
+    if unknown and terminal is not None and all(h.order != terminal.order for h in chosen):
+        chosen = [*chosen[-(MAX_CITED - 1) :], terminal]
     return [evidence_line(h) for h in chosen]
 
 

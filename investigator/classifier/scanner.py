@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -23,6 +24,7 @@ KEEP_LAST = 4  # and from the end (where failures usually are)
 CONTEXT_LINES = 3
 MAX_TEXT = 800  # characters of a cited line kept around its match
 _TAIL_WINDOW = 64 << 10
+WORKERS = 2  # the CI and Lambda machines have 2 cores
 # RE2's DFA cache budget for the whole set; beyond it RE2 fails rather than backtracks.
 _SET_MAX_MEM = 96 << 20
 
@@ -63,69 +65,95 @@ class _PatternHits:
         return [*self.first, *(h for h in self.last if h.order not in seen)]
 
 
+Chunk = tuple[bytes | bytearray, int]  # a buffer and how many of its bytes are data
+
+
 @dataclass(frozen=True)
 class TextSource:
-    """A text source to scan: a stream of byte chunks plus how to label its lines."""
+    """A text source to scan: a stream of chunks plus how to label its lines.
+
+    Chunks end at a line boundary except when one line is longer than a chunk.
+    """
 
     source: str
     stream: str | None
-    chunks: Iterable[bytes]
+    chunks: Iterable[Chunk]
     first_line: int = 1
     # Timestamp of line i (0-based from first_line) when the source knows it.
     timestamps: Sequence[datetime | None] | None = None
 
 
-def file_chunks(fh: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Yield chunks ending at a newline; a line longer than `size` is cut (bounded memory)."""
+def bytes_chunks(data: bytes) -> list[Chunk]:
+    return [(data, len(data))] if data else []
+
+
+def file_chunks(fh: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Read with readinto into a fresh buffer per chunk (no concatenation copies).
+
+    Each chunk ends at its last newline; the partial line is carried to the next one. A
+    line longer than `size` is cut, so memory stays bounded by about two chunks.
+    """
     carry = b""
     while True:
-        data = fh.read(size)
-        if not data:
+        buf = bytearray(len(carry) + size)
+        buf[: len(carry)] = carry
+        got = _fill(fh, memoryview(buf)[len(carry) :])
+        n = len(carry) + got
+        if got == 0:
             if carry:
-                yield carry
+                yield buf, n
             return
-        buf = carry + data if carry else data
-        cut = buf.rfind(b"\n")
-        if cut == -1:
-            if len(buf) >= size:
-                yield buf
-                carry = b""
-            else:
-                carry = buf
+        cut = buf.rfind(b"\n", 0, n)
+        if cut == -1 and n < len(buf):
+            carry = bytes(buf[:n])  # short read without a newline: keep filling
             continue
-        yield buf[: cut + 1]
-        carry = buf[cut + 1 :]
+        end = n if cut == -1 else cut + 1
+        carry = bytes(buf[end:n])
+        yield buf, end
 
 
-def _decode(b: bytes) -> str:
-    return b.decode("utf-8", errors="replace")
+def _fill(fh: BinaryIO, view: memoryview) -> int:
+    """readinto until the view is full or EOF (pipes and gzip return short reads)."""
+    total = 0
+    while total < len(view):
+        got = fh.readinto(view[total:])  # type: ignore[attr-defined]
+        if not got:
+            break
+        total += got
+    return total
+
+
+def _decode(b: bytes | bytearray) -> str:
+    return bytes(b).decode("utf-8", errors="replace")
 
 
 def _clip(line: bytes, start: int, end: int) -> tuple[str, tuple[int, int]]:
     """Text of a line clipped to MAX_TEXT around the match, and the match span in it."""
-    lo = 0
+    lo, hi = 0, len(line)
     if len(line) > MAX_TEXT:
         lo = max(0, start - MAX_TEXT // 4)
-    hi = min(len(line), max(end, lo) + MAX_TEXT // 2) if len(line) > MAX_TEXT else len(line)
+        hi = min(len(line), max(end, lo) + MAX_TEXT // 2)
     prefix = _decode(line[lo:start])
     match = _decode(line[start:end])
     text = prefix + match + _decode(line[end:hi])
     return text.rstrip("\r"), (len(prefix), len(prefix) + len(match))
 
 
-def _context(chunk: bytes, ls: int, le: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _context(
+    buf: bytes | bytearray, n: int, ls: int, le: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     before: list[str] = []
     pos = ls
     while pos > 0 and len(before) < CONTEXT_LINES:
-        prev = chunk.rfind(b"\n", 0, pos - 1) + 1
-        before.append(_decode(chunk[prev : pos - 1][:MAX_TEXT]).rstrip("\r"))
+        prev = buf.rfind(b"\n", 0, pos - 1) + 1
+        before.append(_decode(buf[prev : min(pos - 1, prev + MAX_TEXT)]).rstrip("\r"))
         pos = prev
     after: list[str] = []
     pos = le + 1
-    while pos < len(chunk) and len(after) < CONTEXT_LINES:
-        nxt = chunk.find(b"\n", pos)
-        nxt = len(chunk) if nxt == -1 else nxt
-        after.append(_decode(chunk[pos:nxt][:MAX_TEXT]).rstrip("\r"))
+    while pos < n and len(after) < CONTEXT_LINES:
+        nxt = buf.find(b"\n", pos, n)
+        nxt = n if nxt == -1 else nxt
+        after.append(_decode(buf[pos : min(nxt, pos + MAX_TEXT)]).rstrip("\r"))
         pos = nxt + 1
     return tuple(reversed(before)), tuple(after)
 
@@ -151,40 +179,63 @@ class PatternSet:
 
     def scan(self, sources: Iterable[TextSource]) -> dict[int, list[Hit]]:
         hits: dict[int, _PatternHits] = {}
-        for seq, src in enumerate(sources):
-            self._scan_source(seq, src, hits)
+        # RE2 releases the GIL while matching, so chunks are matched on worker threads
+        # while this thread reads ahead, counts lines and locates hits in order.
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for seq, src in enumerate(sources):
+                self._scan_source(pool, seq, src, hits)
         return {i: h.all() for i, h in hits.items()}
 
-    def _scan_source(self, seq: int, src: TextSource, hits: dict[int, _PatternHits]) -> None:
-        base = src.first_line - 1  # lines before the current chunk
-        for chunk in src.chunks:
-            if not chunk:
-                continue
-            try:
-                matched = self._set.Match(chunk) or ()
-            except Exception as exc:  # the binding raises on DFA memory exhaustion
-                raise ScanError(f"pattern scan failed: {exc}") from None
-            for idx in matched:
-                ph = hits.setdefault(idx, _PatternHits())
-                for m in self._locate(idx, chunk, KEEP_FIRST - len(ph.first)):
-                    ph.add(self._hit(idx, seq, src, chunk, base, m))
-            base += chunk.count(b"\n")
+    def _match(self, buf: bytes | bytearray, n: int) -> Sequence[int]:
+        try:
+            return self._set.Match(memoryview(buf)[:n]) or ()
+        except Exception as exc:  # the binding raises on DFA memory exhaustion
+            raise ScanError(f"pattern scan failed: {exc}") from None
 
-    def _locate(self, idx: int, chunk: bytes, need_first: int) -> list[re2._Match]:
+    def _scan_source(
+        self, pool: ThreadPoolExecutor, seq: int, src: TextSource, hits: dict[int, _PatternHits]
+    ) -> None:
+        base = src.first_line - 1  # lines before the current chunk
+        window: deque[tuple[bytes | bytearray, int, Future[Sequence[int]]]] = deque()
+        for buf, n in src.chunks:
+            if n:
+                window.append((buf, n, pool.submit(self._match, buf, n)))
+            while window and (len(window) > WORKERS or not n):
+                base = self._consume(seq, src, base, *window.popleft(), hits)
+        while window:
+            base = self._consume(seq, src, base, *window.popleft(), hits)
+
+    def _consume(
+        self,
+        seq: int,
+        src: TextSource,
+        base: int,
+        buf: bytes | bytearray,
+        n: int,
+        fut: Future[Sequence[int]],
+        hits: dict[int, _PatternHits],
+    ) -> int:
+        for idx in fut.result():
+            ph = hits.setdefault(idx, _PatternHits())
+            for m in self._locate(idx, buf, n, KEEP_FIRST - len(ph.first)):
+                ph.add(self._hit(idx, seq, src, buf, n, base, m))
+        return base + buf.count(b"\n", 0, n)
+
+    def _locate(self, idx: int, buf: bytes | bytearray, n: int, need_first: int) -> list:
         """First `need_first` matches of a pattern in a chunk plus its last KEEP_LAST."""
         rx = self._compiled[idx]
         found: list = []
         if need_first > 0:
-            for m in rx.finditer(chunk):
+            for m in rx.finditer(buf, 0, n):
                 found.append(m)
                 if len(found) >= need_first:
                     break
         window = _TAIL_WINDOW
         while True:
-            lo = max(0, len(chunk) - window)
+            lo = max(0, n - window)
             if lo:
-                lo = chunk.rfind(b"\n", 0, lo) + 1
-            tail = list(rx.finditer(chunk, lo))
+                lo = buf.rfind(b"\n", 0, lo) + 1
+            tail = list(rx.finditer(buf, lo, n))
             if tail or lo == 0:
                 break
             window *= 8
@@ -192,15 +243,17 @@ class PatternSet:
         found.extend(m for m in tail[-KEEP_LAST:] if m.start() not in starts)
         return found
 
-    def _hit(self, idx: int, seq: int, src: TextSource, chunk: bytes, base: int, m) -> Hit:
+    def _hit(
+        self, idx: int, seq: int, src: TextSource, buf: bytes | bytearray, n: int, base: int, m
+    ) -> Hit:
         start, end = m.start(), m.end()
-        ls = chunk.rfind(b"\n", 0, start) + 1
-        le = chunk.find(b"\n", start)
-        le = len(chunk) if le == -1 else le
+        ls = buf.rfind(b"\n", 0, start) + 1
+        le = buf.find(b"\n", start, n)
+        le = n if le == -1 else le
         end = min(end, le)
-        line_no = base + chunk.count(b"\n", 0, start) + 1
-        text, span = _clip(chunk[ls:le], start - ls, end - ls)
-        before, after = _context(chunk, ls, le)
+        line_no = base + buf.count(b"\n", 0, start) + 1
+        text, span = _clip(bytes(buf[ls:le]), start - ls, end - ls)
+        before, after = _context(buf, n, ls, le)
         groups = {
             (k.decode() if isinstance(k, bytes) else k): _decode(v)
             for k, v in m.groupdict().items()

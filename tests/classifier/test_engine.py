@@ -1,0 +1,309 @@
+"""Engine semantics on a small private rule set: loading, matching, ranking, `none`."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from investigator.classifier import Library, classify
+from investigator.classifier.loader import PlaybookError, load_rules
+from investigator.classifier.scanner import PatternSet, TextSource, file_chunks
+from investigator.models import Evidence, Gap, LogEvent, LogStream, Target
+
+BASE = {
+    "confidence": "high",
+    "retryable": False,
+    "explanation": "An explanation long enough to be useful.",
+    "remediation": ["Do the thing."],
+    "references": ["https://example.com/doc"],
+    "examples": [
+        {"name": "m", "expect": "match", "log": "x"},
+        {"name": "n", "expect": "no-match", "log": "y"},
+    ],
+}
+
+
+def rule(rid: str, category: str, **kw) -> dict:
+    return {"id": rid, "title": f"Title of {rid}", "category": category, **BASE, **kw}
+
+
+def write_rules(root: Path, *rules: dict) -> Path:
+    for r in rules:
+        folder = root / r["category"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{r['id']}.yaml").write_text(yaml.safe_dump(r))
+    return root
+
+
+def library(tmp_path: Path, *rules: dict) -> Library:
+    return Library.build(load_rules(write_rules(tmp_path / "pb", *rules)))
+
+
+def evidence(log: str = "", facts: dict | None = None, gaps: list[Gap] | None = None) -> Evidence:
+    lines = textwrap.dedent(log).strip("\n").split("\n") if log else []
+    return Evidence(
+        target=Target(kind="log", name="t"),
+        facts=facts or {},
+        logs=[LogStream(name="s", events=[LogEvent(message=m) for m in lines])] if lines else [],
+        gaps=gaps or [],
+    )
+
+
+OOM = rule("oom", "resources", priority=85, patterns={"any": ["CUDA out of memory"]})
+NCCL = rule("nccl-timeout", "distributed", priority=30, patterns={"any": ["Watchdog caught"]})
+GENERIC = rule(
+    "generic-traceback",
+    "unknown",
+    priority=5,
+    confidence="low",
+    patterns={"all": ["^Traceback", r"^\w+Error:"], "window": 30},
+)
+DONE = rule("done", "none", patterns={"any": ["Reporting training SUCCESS"]})
+TYPEERR = rule(
+    "type-error", "code", priority=30, patterns={"any": [r"^TypeError: (?P<msg>.+)"]},
+    explanation="The code raised: {msg} on {sagemaker.instance_type|an unknown instance}.",
+)  # fmt: skip
+MODULE = rule("module", "deps", priority=50, patterns={"any": [r"No module named '(?P<m>\w+)'"]})
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r.update(category="gpu"), "category"),
+        (lambda r: r.update(patterns={"any": ["(unclosed"]}), "bad regex"),
+        (
+            lambda r: r.update(conditions=[{"fact": "sagemaker.nope", "op": "exists"}]),
+            "unknown fact",
+        ),
+        (lambda r: r.update(references=["http://insecure"]), "https"),
+        (lambda r: r.update(examples=[BASE["examples"][0]] * 2), "no-match"),
+        (lambda r: r.update(explanation="Uses {missing} placeholder here."), "named group"),
+        (
+            lambda r: r.update(patterns={"any": [{"regex": "x", "in": ["stdout"]}]}),
+            "pattern source",
+        ),
+    ],
+)
+def test_invalid_playbooks_name_file_and_field(tmp_path, mutate, message):
+    r = rule("bad-rule", "code", patterns={"any": ["x"]})
+    mutate(r)
+    folder = tmp_path / "code"
+    folder.mkdir()
+    (folder / "bad-rule.yaml").write_text(yaml.safe_dump(r))
+    with pytest.raises(PlaybookError) as exc:
+        load_rules(tmp_path)
+    assert "bad-rule.yaml" in str(exc.value)
+    assert message in str(exc.value)
+
+
+def test_duplicate_ids_and_unknown_folders_are_refused(tmp_path):
+    write_rules(tmp_path, rule("same", "code", patterns={"any": ["x"]}))
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "same.yaml").write_text(
+        yaml.safe_dump(rule("same", "deps", patterns={"any": ["y"]}))
+    )
+    with pytest.raises(PlaybookError, match="duplicate id 'same'"):
+        load_rules(tmp_path)
+    (tmp_path / "deps" / "same.yaml").unlink()
+    (tmp_path / "gpu").mkdir()
+    with pytest.raises(PlaybookError, match="unknown category folder"):
+        load_rules(tmp_path)
+
+
+# --- ranking ---------------------------------------------------------------------------
+
+
+def test_root_cause_beats_its_cascade(tmp_path):
+    lib = library(tmp_path, OOM, NCCL, GENERIC)
+    inv = classify(
+        evidence(
+            """
+            Traceback (most recent call last):
+            torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB
+            [rank0]: Watchdog caught collective operation timeout
+            RuntimeError: NCCL communicator was aborted
+            """
+        ),
+        lib,
+    )
+    assert inv.finding.rule == "oom"
+    assert [a.rule for a in inv.alternatives][:1] == ["nccl-timeout"]
+    assert inv.alternatives[0].confidence < inv.finding.confidence
+    assert "consequence" in inv.alternatives[0].why_lower
+
+
+def test_final_exception_outweighs_an_earlier_signature_of_equal_rank(tmp_path):
+    early = rule("early", "deps", priority=30, patterns={"any": ["warning: optional dep"]})
+    lib = library(tmp_path, early, TYPEERR)
+    inv = classify(
+        evidence(
+            """
+            warning: optional dep missing
+            Traceback (most recent call last):
+            TypeError: forward() got an unexpected keyword argument 'mask'
+            """
+        ),
+        lib,
+    )
+    assert inv.finding.rule == "type-error"
+    assert inv.finding.explanation == (
+        "The code raised: forward() got an unexpected keyword argument 'mask' "
+        "on an unknown instance."
+    )
+
+
+def test_generic_marker_gives_unknown_with_the_telling_lines(tmp_path):
+    lib = library(tmp_path, OOM, GENERIC)
+    inv = classify(
+        evidence(
+            """
+            step 1
+            Traceback (most recent call last):
+              File "train.py", line 3
+            SomeOddError: the flux capacitor is out of sync
+            """
+        ),
+        lib,
+    )
+    assert inv.finding.category == "unknown"
+    assert inv.finding.confidence <= 0.5
+    assert any("flux capacitor" in e.text for e in inv.finding.evidence)
+
+
+def test_none_is_earned_by_success_after_handled_error(tmp_path):
+    lib = library(tmp_path, OOM, DONE)
+    inv = classify(
+        evidence(
+            """
+            CUDA out of memory. Tried to allocate 2.00 GiB; retrying with batch size 16
+            step 1000 loss 0.1
+            Reporting training SUCCESS
+            """
+        ),
+        lib,
+    )
+    assert inv.finding.category == "none"
+    assert inv.finding.rule == "done"
+    assert inv.alternatives[0].rule == "oom"
+    assert "handled" in inv.alternatives[0].why_lower
+
+
+def test_failure_after_success_marker_is_still_a_failure(tmp_path):
+    lib = library(tmp_path, OOM, DONE)
+    inv = classify(evidence("Reporting training SUCCESS\nCUDA out of memory."), lib)
+    assert inv.finding.rule == "oom"
+
+
+def test_job_status_failed_overrides_success_markers(tmp_path):
+    lib = library(tmp_path, OOM, DONE)
+    inv = classify(
+        evidence(
+            "CUDA out of memory.\nReporting training SUCCESS", facts={"sagemaker.status": "Failed"}
+        ),
+        lib,
+    )
+    assert inv.finding.rule == "oom"
+
+
+def test_silent_rule_fires_even_when_the_job_completed(tmp_path):
+    cpu = rule(
+        "cpu-fallback",
+        "cuda",
+        silent=True,
+        patterns={"any": ["GPU device list is empty"]},
+        conditions=[{"fact": "instance.gpu_count", "op": "gt", "value": 0, "if_missing": True}],
+    )
+    lib = library(tmp_path, cpu, DONE)
+    log = "TensorFlow GPU device list is empty; using CPU execution\nReporting training SUCCESS"
+    assert classify(evidence(log), lib).finding.rule == "cpu-fallback"
+    on_cpu = classify(evidence(log, facts={"instance.gpu_count": 0}), lib)
+    assert on_cpu.finding.category == "none"
+
+
+def test_empty_evidence_is_none_without_a_rule(tmp_path):
+    inv = classify(evidence(""), library(tmp_path, OOM))
+    assert (inv.finding.category, inv.finding.rule) == ("none", "no-failure-evidence")
+
+
+def test_none_pattern_vetoes(tmp_path):
+    caught = rule("oom2", "resources", patterns={"any": ["out of memory"], "none": ["Batch size"]})
+    lib = library(tmp_path, caught)
+    assert (
+        classify(evidence("out of memory\nBatch size 8 failed, trying 4"), lib).finding.category
+        == "none"
+    )
+
+
+def test_window_requires_nearby_hits(tmp_path):
+    near = rule("near", "code", patterns={"all": ["^Traceback", "^KeyError"], "window": 3})
+    lib = library(tmp_path, near)
+    assert classify(evidence("Traceback\nx\nKeyError: 'a'"), lib).finding.rule == "near"
+    far = "Traceback\n" + "x\n" * 10 + "KeyError: 'a'"
+    assert classify(evidence(far), lib).finding.category == "none"
+
+
+def test_conditions_and_text_fact_sources(tmp_path):
+    timeout = rule(
+        "max-runtime",
+        "timeout",
+        requires=["sagemaker"],
+        patterns={"any": [{"regex": "MaxRuntimeExceeded", "in": ["sagemaker.status_messages"]}]},
+        conditions=[{"fact": "sagemaker.status", "op": "in", "value": ["Stopped"]}],
+    )
+    lib = library(tmp_path, timeout)
+    facts = {"sagemaker.status": "Stopped", "sagemaker.status_messages": "MaxRuntimeExceeded"}
+    assert classify(evidence("", facts), lib).finding.rule == "max-runtime"
+    # The same words in the log are not the status message.
+    assert (
+        classify(
+            evidence("MaxRuntimeExceeded", {"sagemaker.status": "Stopped"}), lib
+        ).finding.category
+        == "none"
+    )
+
+
+def test_gap_on_a_required_source_is_could_not_rule_out(tmp_path):
+    lib = library(tmp_path, OOM, MODULE)
+    gap = Gap(source="logs", code="AccessDenied", message="denied",
+              missing_permission="logs:GetLogEvents")  # fmt: skip
+    inv = classify(evidence("", gaps=[gap]), lib)
+    assert {i.rule for i in inv.inconclusive} == {"oom", "module"}
+    assert inv.inconclusive[0].missing_permissions == ["logs:GetLogEvents"]
+
+
+def test_ranking_is_deterministic(tmp_path):
+    a = rule("a-rule", "code", patterns={"any": ["boom"]})
+    b = rule("b-rule", "code", patterns={"any": ["boom"]})
+    lib = library(tmp_path, b, a)
+    results = {classify(evidence("boom"), lib).finding.rule for _ in range(5)}
+    assert results == {"a-rule"}
+
+
+# --- scanner ---------------------------------------------------------------------------
+
+
+def test_scanner_reports_lines_across_chunks_and_context():
+    ps = PatternSet([r"needle-(?P<n>\d+)"])
+    data = b"".join(
+        f"line {i}\n".encode() if i % 50 else f"needle-{i}\n".encode() for i in range(1, 501)
+    )
+    hits = ps.scan([TextSource("logs", "f", file_chunks(io.BytesIO(data), size=64))])[0]
+    lines = [h.line for h in hits]
+    assert lines[:4] == [50, 100, 150, 200] and lines[-1] == 500
+    assert hits[0].groups == {"n": "50"}
+    assert hits[0].text == "needle-50"
+
+
+def test_scanner_context_lines():
+    ps = PatternSet(["BOOM"])
+    data = b"a\nb\nc\nBOOM\nd\ne\n"
+    [hit] = ps.scan([TextSource("logs", "f", file_chunks(io.BytesIO(data)))])[0]
+    assert hit.before == ("a", "b", "c") and hit.after == ("d", "e")
+    assert hit.span == (0, 4)

@@ -1,0 +1,1 @@
+"""Real error excerpts from public threads, labelled; see evaluate.py."""

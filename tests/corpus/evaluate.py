@@ -1,0 +1,151 @@
+"""Score the classifier on the labelled real-log corpus (`make eval`).
+
+Each file under tests/corpus/<category>/ starts with header lines
+(`# source: URL`, `# category: ...`, `# alternates: a, b`, `# note: ...`) followed by the
+excerpt. A prediction is correct when it is the label or one of the alternates.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from investigator.classifier import Library, classify, default_library
+from investigator.classifier.scanner import TextSource, bytes_chunks
+from investigator.models import CATEGORIES, Evidence, Investigation, Target
+
+CORPUS = Path(__file__).resolve().parent
+HEADER_KEYS = ("source", "category", "alternates", "note")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    source: str
+    category: str
+    alternates: tuple[str, ...]
+    body: bytes
+
+    @property
+    def accepted(self) -> set[str]:
+        return {self.category, *self.alternates}
+
+
+def parse(path: Path) -> Sample:
+    raw = path.read_bytes()
+    header: dict[str, str] = {}
+    lines = raw.split(b"\n")
+    i = 0
+    while i < len(lines) and lines[i].startswith(b"# "):
+        key, _, value = lines[i][2:].decode("utf-8", "replace").partition(":")
+        if key.strip() not in HEADER_KEYS:
+            break
+        header[key.strip()] = value.strip()
+        i += 1
+    alternates = tuple(a.strip() for a in header.get("alternates", "").split(",") if a.strip())
+    return Sample(
+        path=path,
+        source=header.get("source", ""),
+        category=header.get("category", ""),
+        alternates=alternates,
+        body=b"\n".join(lines[i:]),
+    )
+
+
+def samples() -> list[Sample]:
+    return [parse(p) for p in sorted(CORPUS.glob("*/*.log"))]
+
+
+def predict(sample: Sample, library: Library) -> Investigation:
+    name = str(sample.path.relative_to(CORPUS))
+    source = TextSource("logs", name, bytes_chunks(sample.body))
+    evidence = Evidence(target=Target(kind="log", name=name))
+    return classify(evidence, library, log_sources=[source], source_label=name)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sample: Sample
+    predicted: str
+    rule: str
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted in self.sample.accepted
+
+
+def run(library: Library | None = None) -> list[Outcome]:
+    library = library or default_library()
+    out = []
+    for s in samples():
+        inv = predict(s, library)
+        out.append(Outcome(s, inv.finding.category, inv.finding.rule))
+    return out
+
+
+def report(outcomes: list[Outcome]) -> str:
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "file": [str(o.sample.path.relative_to(CORPUS)) for o in outcomes],
+            "label": [o.sample.category for o in outcomes],
+            "predicted": [o.predicted for o in outcomes],
+            "rule": [o.rule for o in outcomes],
+            "correct": [o.correct for o in outcomes],
+        }
+    )
+    # Count an accepted alternate as the label itself for per-category scores.
+    df["scored"] = [o.sample.category if o.correct else o.predicted for o in outcomes]
+    cats = [c for c in CATEGORIES if c in set(df.label) | set(df.scored)]
+    rows = []
+    for c in cats:
+        tp = int(((df.label == c) & (df.scored == c)).sum())
+        support = int((df.label == c).sum())
+        predicted = int((df.scored == c).sum())
+        rows.append(
+            {
+                "category": c,
+                "support": support,
+                "recall": tp / support if support else float("nan"),
+                "precision": tp / predicted if predicted else float("nan"),
+            }
+        )
+    per_cat = pd.DataFrame(rows).set_index("category")
+    confusion = pd.crosstab(
+        pd.Categorical(df.label, categories=cats),
+        pd.Categorical(df.scored, categories=cats),
+        rownames=["label"],
+        colnames=["predicted"],
+        dropna=False,
+    )
+    healthy = df[df.label == "none"]
+    false_alarms = healthy[healthy.predicted != "none"]
+    misses = df[~df.correct]
+    parts = [
+        f"top-1 accuracy: {df.correct.mean():.1%} ({int(df.correct.sum())}/{len(df)})",
+        f"false alarms on healthy logs: {len(false_alarms)}/{len(healthy)}",
+        "",
+        "per category:",
+        per_cat.to_string(float_format=lambda x: f"{x:.2f}"),
+        "",
+        "confusion matrix (rows: label, columns: predicted):",
+        confusion.to_string(),
+    ]
+    if len(misses):
+        parts += [
+            "",
+            "misses:",
+            misses[["file", "label", "predicted", "rule"]].to_string(index=False),
+        ]
+    return "\n".join(parts)
+
+
+def main() -> int:
+    print(report(run()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
