@@ -23,7 +23,16 @@ venv: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
+# Sample logs first (offline `investigate log`), then the AWS scenarios against an embedded moto.
 demo: venv
+	@mkdir -p reports/logs
+	@for f in examples/*.log; do \
+	  n=$$(basename $$f .log); \
+	  $(VENV)/bin/investigate log $$f --format html --output reports/logs/$$n.html || exit 1; \
+	  $(VENV)/bin/investigate log $$f --format json --output reports/logs/$$n.json || exit 1; \
+	done
+	@$(VENV)/bin/investigate log examples/*.log --format text
+	@echo "sample-log reports written under reports/logs/"
 	$(PY) -m investigator.demo --out reports
 
 test: venv system-deps
