@@ -11,7 +11,7 @@ from typing import Any
 from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, evaluate
 from investigator.classifier.loader import load_rules
 from investigator.classifier.rank import Ranked, rank
-from investigator.classifier.render import render_finding
+from investigator.classifier.render import cited_groups, fill, render_finding
 from investigator.classifier.scanner import Hit, PatternSet, TextSource, bytes_chunks
 from investigator.classifier.schema import Rule
 from investigator.facts import FACTS
@@ -161,7 +161,7 @@ def _investigation(
             category=alt.result.rule.category,
             rule=alt.result.rule.id,
             confidence=alt.confidence,
-            title=alt.result.rule.title,
+            title=fill(alt.result.rule.title, cited_groups(alt.result.cited), facts),
             why_lower=alt.why_lower,
         )
         for alt in ranked.alternatives

@@ -9,6 +9,7 @@ import re2
 
 from investigator.classifier.scanner import Hit
 from investigator.classifier.schema import Condition, Pattern, Rule
+from investigator.facts import source_of
 
 Verdict = Literal["match", "no-match", "inconclusive"]
 
@@ -107,7 +108,18 @@ def evaluate(
 
     if any(_hits(i, hits) for i in crule.none):
         return RuleResult(rule, "no-match")
-    if not all(check_condition(c, facts) for c in rule.conditions):
+    failed = [c for c in rule.conditions if not check_condition(c, facts)]
+    if failed:
+        # A fact absent because its source could not be read: we cannot rule this out.
+        unread = sorted(
+            {
+                src
+                for c in failed
+                if c.fact not in facts and (src := source_of(c.fact)) in gap_sources
+            }
+        )
+        if unread:
+            return RuleResult(rule, "inconclusive", missing_sources=sorted({*missing, *unread}))
         return RuleResult(rule, "no-match")
 
     any_hits = [h for i in crule.any for h in _hits(i, hits)]

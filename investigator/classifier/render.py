@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re2
+
 from investigator.classifier.rank import Ranked, Scored
 from investigator.classifier.scanner import Hit
 from investigator.classifier.schema import PLACEHOLDER
@@ -21,7 +23,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def fill(text: str, groups: dict[str, str], facts: dict[str, Any]) -> str:
+# Values pasted into repro commands must not turn a copied command into an injected one.
+# Quoting cannot compose with quotes the playbook author already wrote around a
+# placeholder, so anything beyond these characters is replaced by a harmless marker.
+_SHELL_SAFE = re2.compile(r"^[A-Za-z0-9_./:=@%+,-]+$")
+UNSAFE_VALUE = "'<value omitted: unsafe for a shell>'"
+
+
+def fill(text: str, groups: dict[str, str], facts: dict[str, Any], *, shell: bool = False) -> str:
     """Replace {group} with a regex capture and {fact.path} with the job's own fact."""
 
     def repl(m) -> str:
@@ -29,12 +38,15 @@ def fill(text: str, groups: dict[str, str], facts: dict[str, Any]) -> str:
         value = facts.get(name) if "." in name else groups.get(name)
         if value in (None, "", [], {}):
             return UNKNOWN_VALUE if default is None else default
-        return _fmt(value)
+        out = _fmt(value)
+        if shell and not _SHELL_SAFE.match(out):
+            return UNSAFE_VALUE
+        return out
 
     return PLACEHOLDER.sub(repl, text)
 
 
-def _groups(cited: list[Hit]) -> dict[str, str]:
+def cited_groups(cited: list[Hit]) -> dict[str, str]:
     merged: dict[str, str] = {}
     for hit in sorted(cited, key=lambda h: h.order, reverse=True):  # latest hit wins
         for k, v in hit.groups.items():
@@ -92,17 +104,17 @@ def render_finding(ranked: Ranked, facts: dict[str, Any], terminal: Hit | None) 
     if top is None:
         return _no_failure(facts, ranked)
     rule = top.result.rule
-    groups = _groups(top.result.cited)
+    groups = cited_groups(top.result.cited)
     return Finding(
         category=rule.category,
         rule=rule.id,
-        title=rule.title,
+        title=fill(rule.title, groups, facts),
         confidence=top.confidence,
         confidence_label=rule.confidence,
         retryable=rule.retryable,
         explanation=fill(rule.explanation.strip(), groups, facts),
         remediation=[fill(s, groups, facts) for s in rule.remediation],
         evidence=_cited(top, terminal),
-        repro=[fill(s, groups, facts) for s in rule.repro],
+        repro=[fill(s, groups, facts, shell=True) for s in rule.repro],
         references=list(rule.references),
     )

@@ -25,6 +25,7 @@ CONTEXT_LINES = 3
 MAX_TEXT = 800  # characters of a cited line kept around its match
 _TAIL_WINDOW = 64 << 10
 WORKERS = 2  # the CI and Lambda machines have 2 cores
+RING = WORKERS + 2  # buffers file_chunks cycles through
 # RE2's DFA cache budget for the whole set; beyond it RE2 fails rather than backtracks.
 _SET_MAX_MEM = 96 << 20
 
@@ -88,27 +89,34 @@ def bytes_chunks(data: bytes) -> list[Chunk]:
 
 
 def file_chunks(fh: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Read with readinto into a fresh buffer per chunk (no concatenation copies).
+    """Read with readinto into a small ring of reused buffers (no per-chunk allocation).
 
     Each chunk ends at its last newline; the partial line is carried to the next one. A
-    line longer than `size` is cut, so memory stays bounded by about two chunks.
+    line longer than `size` is cut, so memory stays bounded. A yielded chunk stays valid
+    until RING - 1 more chunks have been read: the scanner keeps at most WORKERS + 1 in
+    flight.
     """
+    # carry (the partial last line) is always shorter than `size`, so 2 * size suffices.
+    ring = [bytearray(2 * size) for _ in range(RING)]
     carry = b""
+    i = 0
     while True:
-        buf = bytearray(len(carry) + size)
+        buf = ring[i % RING]
         buf[: len(carry)] = carry
-        got = _fill(fh, memoryview(buf)[len(carry) :])
+        got = _fill(fh, memoryview(buf)[len(carry) : len(carry) + size])
         n = len(carry) + got
         if got == 0:
-            if carry:
+            if n:
                 yield buf, n
             return
         cut = buf.rfind(b"\n", 0, n)
-        if cut == -1 and n < len(buf):
-            carry = bytes(buf[:n])  # short read without a newline: keep filling
+        if cut == -1 and n < size:
+            carry = bytes(buf[:n])  # a short final line: the next read flushes it
             continue
+        # A line longer than a chunk is cut there (bounded memory).
         end = n if cut == -1 else cut + 1
         carry = bytes(buf[end:n])
+        i += 1
         yield buf, end
 
 
@@ -165,13 +173,16 @@ class PatternSet:
         self.regexes = list(regexes)
         opts = re2.Options()
         opts.max_mem = _SET_MAX_MEM
+        # Patterns are per line: never let \s or [^x] run across a newline (which would
+        # also credit a hit to the previous line).
+        opts.never_nl = True
         self._set = re2.Set.SearchSet(opts)
         self._compiled = []
         for rx in self.regexes:
             # (?m) so ^ and $ anchor at line boundaries inside a chunk.
             if self._set.Add(f"(?m){rx}") < 0:
                 raise ScanError(f"RE2 refused pattern {rx!r}")
-            self._compiled.append(re2.compile(f"(?m){rx}".encode()))
+            self._compiled.append(re2.compile(f"(?m){rx}".encode(), opts))
         try:
             self._set.Compile()  # returns None; raises when the set cannot be built
         except Exception as exc:

@@ -186,7 +186,7 @@ class Rule(_Strict):
         groups: set[str] = set()
         for p in self.patterns.positive():
             groups |= p.group_names
-        texts = [self.explanation, *self.remediation, *self.repro]
+        texts = [self.title, self.explanation, *self.remediation, *self.repro]
         for text in texts:
             for name, _default in _PLACEHOLDER.findall(text):
                 if "." in name and name not in FACTS:

@@ -278,6 +278,51 @@ def test_gap_on_a_required_source_is_could_not_rule_out(tmp_path):
     assert inv.inconclusive[0].missing_permissions == ["logs:GetLogEvents"]
 
 
+def test_condition_on_an_unreadable_source_is_inconclusive(tmp_path):
+    arch = rule(
+        "arch-mismatch",
+        "platform",
+        requires=["ecr", "sagemaker"],
+        conditions=[{"fact": "ecr.image_architecture", "op": "equals", "value": "arm64"}],
+    )
+    lib = library(tmp_path, arch)
+    gap = Gap(source="ecr", code="AccessDenied", message="denied",
+              missing_permission="ecr:BatchGetImage")  # fmt: skip
+    inv = classify(evidence("", {"sagemaker.instance_type": "ml.g5.xlarge"}, [gap]), lib)
+    assert [(i.rule, i.missing_sources) for i in inv.inconclusive] == [("arch-mismatch", ["ecr"])]
+    assert inv.inconclusive[0].missing_permissions == ["ecr:BatchGetImage"]
+    # Without the gap, an absent fact is simply not a match.
+    assert classify(evidence("", {}), lib).inconclusive == []
+
+
+def test_titles_are_filled_from_the_match(tmp_path):
+    lib = library(tmp_path, {**MODULE, "title": "Module {m} is missing"})
+    inv = classify(evidence("ModuleNotFoundError: No module named 'einops'"), lib)
+    assert inv.finding.title == "Module einops is missing"
+
+
+def test_repro_commands_never_carry_hostile_values(tmp_path):
+    mod = {**MODULE, "patterns": {"any": [r"No module named '(?P<m>[^']+)'"]},
+           "repro": ["python -c 'import {m}'", "echo {sagemaker.job_name}"]}  # fmt: skip
+    lib = library(tmp_path, mod)
+    hostile = "x$(touch /tmp/pwned)"
+    inv = classify(
+        evidence(f"No module named '{hostile}'", {"sagemaker.job_name": "a;rm -rf /"}), lib
+    )
+    assert all(hostile not in c and "rm -rf" not in c for c in inv.finding.repro)
+    assert "unsafe" in inv.finding.repro[0]
+    safe = classify(evidence("No module named 'einops'", {"sagemaker.job_name": "job-1"}), lib)
+    assert safe.finding.repro == ["python -c 'import einops'", "echo job-1"]
+
+
+def test_patterns_never_cross_a_newline(tmp_path):
+    spacey = rule("spacey", "code", patterns={"any": [r"(?:^|\s)KeyError: (?P<k>[^\"]+)"]})
+    lib = library(tmp_path, spacey)
+    inv = classify(evidence('previous line\nKeyError: label\nnext "line"'), lib)
+    [cited] = inv.finding.evidence
+    assert (cited.line, cited.text) == (2, "KeyError: label")
+
+
 def test_ranking_is_deterministic(tmp_path):
     a = rule("a-rule", "code", patterns={"any": ["boom"]})
     b = rule("b-rule", "code", patterns={"any": ["boom"]})
