@@ -57,6 +57,10 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.created": FactSpec(_STR, "CreationTime, ISO 8601"),
     "sagemaker.started": FactSpec(_STR, "TrainingStartTime / ProcessingStartTime, ISO 8601"),
     "sagemaker.ended": FactSpec(_STR, "TrainingEndTime / ProcessingEndTime, ISO 8601"),
+    "sagemaker.algorithm": FactSpec(_STR, "AlgorithmSpecification.AlgorithmName (no custom image)"),
+    "sagemaker.container_started": FactSpec(
+        bool, "the job got as far as running the image (Downloading/Training seen, or Completed)"
+    ),
     # Instance knowledge (knowledge/instance_types)
     "instance.gpu_model": FactSpec(_STR, "e.g. T4, A10G, A100, H100; absent on CPU instances"),
     "instance.gpu_count": FactSpec(int, "GPUs per instance, 0 on CPU instances"),
@@ -66,9 +70,15 @@ FACTS: dict[str, FactSpec] = {
     "instance.memory_gb": FactSpec(_NUM, "host memory"),
     "instance.vcpus": FactSpec(int, "vCPUs"),
     "instance.accelerator": FactSpec(_STR, "nvidia | neuron | none"),
+    "instance.accelerator_model": FactSpec(_STR, "GPU model or Neuron chip, e.g. T4, Trainium"),
+    "instance.accelerator_count": FactSpec(int, "GPUs or Neuron chips per instance"),
     # ECR image
     "ecr.repository": FactSpec(_STR, "repository name"),
-    "ecr.image_digest": FactSpec(_STR, "sha256 manifest digest"),
+    "ecr.image_digest": FactSpec(
+        _STR,
+        "sha256 digest the job ran: pinned in the image URI, else the tag's digest "
+        "(see ecr.tag_moved)",
+    ),
     "ecr.image_tags": FactSpec(list, "tags on the image"),
     "ecr.image_pushed_at": FactSpec(_STR, "push time, ISO 8601"),
     "ecr.image_size_bytes": FactSpec(int, "compressed size"),
@@ -83,6 +93,13 @@ FACTS: dict[str, FactSpec] = {
     "ecr.pushed_after_job_start": FactSpec(bool, "the tag was pushed after the job started"),
     "ecr.tag_moved": FactSpec(bool, "the tag now points at another digest than the job ran"),
     "ecr.image_found": FactSpec(bool, "the image URI resolves in ECR"),
+    "ecr.image_platforms": FactSpec(list, "os/arch of each image of a manifest list / OCI index"),
+    "ecr.manifest_media_type": FactSpec(_STR, "imageManifestMediaType"),
+    # CloudWatch Logs (what was read, not what it says)
+    "logs.group": FactSpec(_STR, "log group read, e.g. /aws/sagemaker/TrainingJobs"),
+    "logs.stream_count": FactSpec(int, "log streams found for the job (one per host and restart)"),
+    "logs.streams_read": FactSpec(int, "log streams read"),
+    "logs.events_read": FactSpec(int, "log events read over all streams"),
     # Step Functions
     "sfn.execution_arn": FactSpec(_STR, "execution ARN"),
     "sfn.state_machine_arn": FactSpec(_STR, "state machine ARN"),
@@ -95,6 +112,17 @@ FACTS: dict[str, FactSpec] = {
     "sfn.retry_count": FactSpec(int, "attempts of the failed task before it gave up"),
     "sfn.job_started": FactSpec(bool, "a SageMaker job was created by the execution"),
     "sfn.nested_execution_arn": FactSpec(_STR, "child execution followed"),
+    "sfn.parent_failed_state": FactSpec(_STR, "parent state that started the child execution"),
+    "sfn.execution_error": FactSpec(_STR, "error of the execution itself", text=True),
+    "sfn.execution_cause": FactSpec(_STR, "cause of the execution itself", text=True),
+    "sfn.fail_state": FactSpec(_STR, "Fail state the execution ended in, when it did"),
+    "sfn.attempts": FactSpec(int, "attempts of the failed task (1 + retries)"),
+    "sfn.map_state": FactSpec(_STR, "Map state whose iteration failed"),
+    "sfn.map_iteration": FactSpec(int, "index of the failed Map iteration"),
+    "sfn.parallel_state": FactSpec(_STR, "Parallel state whose branch failed"),
+    "sfn.job_name": FactSpec(_STR, "SageMaker job the failed (or last) task named"),
+    "sfn.job_kind": FactSpec(_STR, "training | processing"),
+    "sfn.events_read": FactSpec(int, "history events read (newest first)"),
 }
 
 # Pattern sources a playbook may scan: the log lines plus every text fact.
@@ -105,6 +133,14 @@ DEFAULT_PATTERN_SOURCES: tuple[str, ...] = (
     "sagemaker.exit_message",
     "sfn.cause",
 )
+
+
+# Which collected source a fact comes from: a gap on that source explains its absence.
+_FACT_SOURCE = {"sagemaker": "sagemaker", "instance": "sagemaker", "ecr": "ecr", "sfn": "sfn"}
+
+
+def source_of(fact: str) -> str | None:
+    return _FACT_SOURCE.get(fact.split(".", 1)[0])
 
 
 def lookup(facts: dict[str, Any], path: str) -> Any:

@@ -16,9 +16,7 @@ def library():
     return default_library()
 
 
-@pytest.mark.parametrize(
-    ("rule", "example"), CASES, ids=[f"{r.id}::{e.name}" for r, e in CASES]
-)
+@pytest.mark.parametrize(("rule", "example"), CASES, ids=[f"{r.id}::{e.name}" for r, e in CASES])
 def test_example(rule, example, library):
     result = evaluate_example(rule, example, library)
     assert result.verdict == example.expect, (
