@@ -97,13 +97,20 @@ def classify(
     hits = library.patterns.scan([*logs, *fact_sources(facts)])
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
-    terminal = _last(hits.get(library.terminal, []))
+    terminal = _final_exception(hits.get(library.terminal, []), results)
     ranked = rank(results, facts, terminal)
     return _investigation(evidence, ranked, results, facts, terminal, source_label)
 
 
-def _last(hits: list[Hit]) -> Hit | None:
-    logs = [h for h in hits if h.source == "logs"]
+def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:
+    """The last exception line of the logs that is not a launcher's wrapper error."""
+    wrapped = {
+        (h.stream, h.line)
+        for r in results
+        if r.verdict == "match" and r.rule.wrapper
+        for h in r.cited
+    }
+    logs = [h for h in hits if h.source == "logs" and (h.stream, h.line) not in wrapped]
     return max(logs, key=lambda h: h.order) if logs else None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import re2
@@ -141,7 +141,13 @@ def evaluate(
 
 
 def _dedupe(hits: list[Hit]) -> list[Hit]:
+    """One hit per line; named groups of every pattern that hit the line are kept."""
     by_line: dict[tuple[str, str | None, int], Hit] = {}
     for h in sorted(hits, key=lambda h: h.order):
-        by_line.setdefault((h.source, h.stream, h.line), h)
+        key = (h.source, h.stream, h.line)
+        first = by_line.get(key)
+        if first is None:
+            by_line[key] = h
+        elif h.groups:
+            by_line[key] = replace(first, groups={**h.groups, **first.groups})
     return list(by_line.values())

@@ -60,17 +60,29 @@ def _fact_in(facts: dict[str, Any], table: dict[str, set[str]]) -> bool:
     return any(facts.get(k) in v for k, v in table.items())
 
 
-FINAL_SPAN = 3  # lines after the final exception line that still belong to its message
+FINAL_SPAN = 3  # continuation lines after the final exception line that still belong to it
+
+
+def _continues(hit: Hit, terminal: Hit) -> bool:
+    """Is `hit` part of the final exception's message on a following line?
+
+    Only when the exception line itself carries no message (``AssertionError:``) or the
+    following line is indented (``\tsize mismatch for ...``); another error printed right
+    after the final exception is not its message.
+    """
+    if not 0 < hit.line - terminal.line <= FINAL_SPAN:
+        return False
+    return terminal.text.rstrip().endswith(":") or hit.text[:1] in (" ", "\t")
 
 
 def _explains_final(result: RuleResult, terminal: Hit | None) -> bool:
-    """Does the rule cite the final error line of the log (or its continuation lines)?"""
+    """Does the rule cite the final exception line of the log (or its message)?"""
     if terminal is None:
         return False
     return any(
         h.source == "logs"
         and h.stream == terminal.stream
-        and 0 <= h.line - terminal.line <= FINAL_SPAN
+        and (h.line == terminal.line or _continues(h, terminal))
         for h in result.cited
     )
 

@@ -148,6 +148,10 @@ class Rule(_Strict):
     retryable: bool
     # Fires even when the job ended successfully (e.g. a silent CPU fallback).
     silent: bool = False
+    # Matches a launcher's wrapper error (torchrun ChildFailedError, SageMaker
+    # ExecuteUserScriptError) that reports another failure: its line never counts as the
+    # log's final exception.
+    wrapper: bool = False
     requires: list[Source] = Field(default_factory=lambda: ["logs"])
     patterns: Patterns = Field(default_factory=Patterns)
     conditions: list[Condition] = Field(default_factory=list)

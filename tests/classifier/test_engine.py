@@ -159,6 +159,35 @@ def test_final_exception_outweighs_an_earlier_signature_of_equal_rank(tmp_path):
     )
 
 
+def test_a_wrapper_error_is_not_the_final_exception(tmp_path):
+    child = rule("child-failed", "distributed", priority=15, confidence="low", wrapper=True,
+                 patterns={"any": ["ChildFailedError"]})  # fmt: skip
+    # Scores: nccl-peer 40+15=55; key 30+15=45, or 60 when its line is the final exception.
+    consequence = rule(
+        "nccl-peer", "distributed", priority=40, patterns={"any": ["remote process exited"]}
+    )
+    log = """
+        KeyError: 'labels'
+        NCCL error: remote process exited or there was a network error
+        torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+        """
+    inv = classify(evidence(log), library(tmp_path, child, consequence, TYPEERR,
+                                          rule("key", "code", priority=30, patterns={"any": ["^KeyError"]})))  # fmt: skip
+    # The wrapper's line is skipped, so the KeyError is the final exception and wins.
+    assert inv.finding.rule == "key"
+    unflagged = {**child, "wrapper": False}
+    inv = classify(evidence(log), library(tmp_path / "b", unflagged, consequence, TYPEERR,
+                                          rule("key", "code", priority=30, patterns={"any": ["^KeyError"]})))  # fmt: skip
+    assert inv.finding.rule == "nccl-peer"
+
+
+def test_groups_of_two_patterns_on_one_line_are_kept(tmp_path):
+    two = rule("two", "deps", title="{a} and {b}",
+               patterns={"all": [r"(?P<a>alpha)", r"(?P<b>beta)"]})  # fmt: skip
+    inv = classify(evidence("alpha beta"), library(tmp_path, two))
+    assert inv.finding.title == "alpha and beta"
+
+
 def test_generic_marker_gives_unknown_with_the_telling_lines(tmp_path):
     lib = library(tmp_path, OOM, GENERIC)
     inv = classify(
