@@ -168,9 +168,13 @@ def _finish(evidence: Evidence, inv: Investigation, opts: dict[str, Any]) -> Non
 
         save_bundle(evidence, opts["save_bundle"])
     output = opts.get("output")
-    _emit(render(inv, _pick_format(opts.get("fmt"), output), color=_color(output)), output)
-    if opts.get("repro_dir"):
+    fmt = _pick_format(opts.get("fmt"), output)
+    href = None
+    if opts.get("repro_dir"):  # written first so the report can link to it
         _write_repro(evidence, inv, opts["repro_dir"], sample=opts.get("sample", 5))
+        if output:
+            href = os.path.relpath(Path(opts["repro_dir"]) / "repro.sh", Path(output).parent)
+    _emit(render(inv, fmt, color=_color(output), repro_href=href), output)
 
 
 @main.command("execution")

@@ -114,7 +114,9 @@ def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:
     return max(logs, key=lambda h: h.order) if logs else None
 
 
-def _inconclusive(results: list[RuleResult], evidence: Evidence) -> list[Inconclusive]:
+def _inconclusive(
+    results: list[RuleResult], evidence: Evidence, facts: dict[str, Any]
+) -> list[Inconclusive]:
     perms: dict[str, list[str]] = {}
     for g in evidence.gaps:
         if g.missing_permission:
@@ -127,7 +129,7 @@ def _inconclusive(results: list[RuleResult], evidence: Evidence) -> list[Inconcl
                 Inconclusive(
                     category=r.rule.category,
                     rule=r.rule.id,
-                    title=r.rule.title,
+                    title=fill(r.rule.title, {}, facts),
                     missing_sources=r.missing_sources,
                     missing_permissions=needed,
                 )
@@ -178,7 +180,7 @@ def _investigation(
         target=evidence.target,
         finding=finding,
         alternatives=alternatives,
-        inconclusive=_inconclusive(results, evidence),
+        inconclusive=_inconclusive(results, evidence, facts),
         failed_state=facts.get("sfn.failed_state"),
         job=_job_info(facts),
         facts=facts,

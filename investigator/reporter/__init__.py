@@ -35,12 +35,17 @@ def render_many(invs: Sequence[Investigation], fmt: str, *, color: bool = False)
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def render(inv: Investigation, fmt: str, *, color: bool = False) -> str:
-    """Render a single investigation (`investigate execution|job|bundle`)."""
+def render(
+    inv: Investigation, fmt: str, *, color: bool = False, repro_href: str | None = None
+) -> str:
+    """Render a single investigation (`investigate execution|job|bundle`).
+
+    `repro_href` is the repro kit's script relative to the HTML file, linked from the report.
+    """
     if fmt == "json":
         return render_json([redact_model(inv)], many=False)
     if fmt == "html":
         from investigator.reporter.html import render_html
 
-        return render_html(redact_model(inv))
+        return render_html(redact_model(inv), repro_href=repro_href)
     return render_many([inv], fmt, color=color)
