@@ -109,8 +109,10 @@ FACTS: dict[str, FactSpec] = {
     "sfn.failed_state": FactSpec(_STR, "name of the state that failed"),
     "sfn.failed_event_type": FactSpec(_STR, "history event type, e.g. TaskFailed"),
     "sfn.task_resource": FactSpec(_STR, "resource ARN of the failed task"),
-    "sfn.retry_count": FactSpec(int, "attempts of the failed task before it gave up"),
-    "sfn.job_started": FactSpec(bool, "a SageMaker job was created by the execution"),
+    "sfn.retry_count": FactSpec(int, "retries of the failed task (sfn.attempts - 1)"),
+    "sfn.job_started": FactSpec(
+        bool, "the failed state's own task created its job (false: refused before it existed)"
+    ),
     "sfn.nested_execution_arn": FactSpec(_STR, "child execution followed"),
     "sfn.parent_failed_state": FactSpec(_STR, "parent state that started the child execution"),
     "sfn.execution_error": FactSpec(_STR, "error of the execution itself", text=True),
