@@ -1,0 +1,226 @@
+"""The S3 report store, and the claim that makes "one report per failure" hold.
+
+Layout under the bucket:
+    <prefix>/<yyyy>/<mm>/<dd>/<name>.html | .json | .bundle.json   the report
+    <prefix>/_claims/<sha256 of the failure key>.json                  who handles a failure
+
+Idempotency: EventBridge may deliver an event twice (SageMaker says so explicitly) and the
+sweep may race the event. Whoever first creates the claim object with a conditional
+PutObject (`If-None-Match: *`, S3 conditional writes) investigates; everyone else sees
+HTTP 412 and reads the claim instead. S3 decides the race atomically, so no lock table
+(DynamoDB) is needed. The claim then moves claimed → done (or → failed when the
+investigation crashed) with `If-Match: <etag>`, so a slow owner whose lease was taken over
+cannot overwrite the new owner's state. A claim left "claimed" longer than the lease (the
+owner timed out or crashed hard) or left "failed" may be taken over, up to MAX_ATTEMPTS. The
+owner writes its lease into the claim: its invocation's remaining time plus a margin, so
+Lambda's own retry of a timed-out invocation (a minute or more later) finds it expired.
+
+moto (5.x, in .venv) implements both If-None-Match: * and If-Match on put_object, but
+checks-then-writes without a lock, so a true two-thread race is only atomic on real S3;
+the tests drive the interleavings deterministically instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+# Codes S3 uses when a conditional write loses: 412 for a failed precondition, 409 when
+# another conditional write to the same key is in flight.
+_LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+MAX_ATTEMPTS = 3
+
+ClaimStatus = Literal["claimed", "done", "in_progress", "gave_up"]
+
+
+@dataclass(frozen=True)
+class ReportLocation:
+    bucket: str
+    html_key: str
+    json_key: str
+    bundle_key: str
+
+    @property
+    def html_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.html_key}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "html": f"s3://{self.bucket}/{self.html_key}",
+            "json": f"s3://{self.bucket}/{self.json_key}",
+            "bundle": f"s3://{self.bucket}/{self.bundle_key}",
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Ownership of one failure: the claim object's key and the ETag we last wrote."""
+
+    object_key: str
+    etag: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    status: ClaimStatus
+    claim: Claim | None = None
+    # The claim object as found (for done: where the report is).
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def _error_code(exc: ClientError) -> str:
+    err = exc.response.get("Error", {})
+    return str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class ReportStore:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        *,
+        prefix: str = "reports",
+        lease_s: float = 960.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.lease_s = lease_s
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # -- report objects -------------------------------------------------------------------
+
+    def location(self, name: str, failed_at: datetime) -> ReportLocation:
+        day = failed_at.astimezone(UTC)
+        base = f"{self.prefix}/{day:%Y}/{day:%m}/{day:%d}/{name}"
+        return ReportLocation(self.bucket, f"{base}.html", f"{base}.json", f"{base}.bundle.json")
+
+    def write_report(self, loc: ReportLocation, *, html: str, json_text: str, bundle: str) -> None:
+        # The HTML goes last: a reader following the notification finds the others too.
+        self._put(loc.bundle_key, bundle, "application/json")
+        self._put(loc.json_key, json_text, "application/json")
+        self._put(loc.html_key, html, "text/html; charset=utf-8")
+
+    def _put(self, key: str, text: str, content_type: str, **conditions: str) -> str:
+        resp = self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type,
+            **conditions,
+        )
+        return str(resp.get("ETag", ""))
+
+    # -- claims ---------------------------------------------------------------------------
+
+    def claim_key(self, failure_key: str) -> str:
+        digest = hashlib.sha256(failure_key.encode("utf-8")).hexdigest()[:40]
+        return f"{self.prefix}/_claims/{digest}.json"
+
+    def _record(self, failure_key: str, state: str, owner: str, **extra: Any) -> dict[str, Any]:
+        return {"key": failure_key, "state": state, "owner": owner,
+                "updated_at": _iso(self.clock()), **extra}
+
+    def _put_record(self, key: str, record: dict[str, Any], **conditions: str) -> str:
+        return self._put(key, json.dumps(record, sort_keys=True), "application/json", **conditions)
+
+    def read_claim(self, failure_key: str) -> tuple[dict[str, Any], str] | None:
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=self.claim_key(failure_key))
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            record = json.loads(obj["Body"].read())
+        except (ValueError, UnicodeDecodeError):
+            record = {}  # a corrupt claim is treated like a failed one: it may be retaken
+        return (record if isinstance(record, dict) else {}), str(obj.get("ETag", ""))
+
+    def claim(self, failure_key: str, owner: str) -> ClaimResult:
+        """Try to become the one investigator of `failure_key`."""
+        key = self.claim_key(failure_key)
+        record = self._record(failure_key, "claimed", owner, attempts=1, lease_s=self.lease_s)
+        for _ in range(2):  # the second pass only if the claim vanished in between
+            try:
+                etag = self._put_record(key, record, IfNoneMatch="*")
+                return ClaimResult("claimed", Claim(key, etag, record))
+            except ClientError as exc:
+                if _error_code(exc) not in _LOST_RACE:
+                    raise
+            found = self.read_claim(failure_key)
+            if found is not None:
+                return self._existing(failure_key, owner, *found)
+        return ClaimResult("in_progress")
+
+    def _existing(
+        self, failure_key: str, owner: str, record: dict[str, Any], etag: str
+    ) -> ClaimResult:
+        state = record.get("state")
+        if state == "done":
+            return ClaimResult("done", record=record)
+        attempts = int(record.get("attempts") or 1)
+        if state == "claimed" and not self._lease_expired(record):
+            return ClaimResult("in_progress", record=record)
+        if attempts >= MAX_ATTEMPTS:
+            return ClaimResult("gave_up", record=record)
+        new = self._record(failure_key, "claimed", owner, attempts=attempts + 1,
+                           lease_s=self.lease_s, previous_owner=record.get("owner"))
+        try:
+            new_etag = self._put_record(self.claim_key(failure_key), new, IfMatch=etag)
+        except ClientError as exc:
+            if _error_code(exc) in _LOST_RACE:
+                return ClaimResult("in_progress", record=record)
+            raise
+        return ClaimResult("claimed", Claim(self.claim_key(failure_key), new_etag, new))
+
+    def _lease_expired(self, record: dict[str, Any]) -> bool:
+        """The owner wrote how long it may take (its Lambda's remaining time and a margin)."""
+        try:
+            updated = datetime.fromisoformat(str(record.get("updated_at")).replace("Z", "+00:00"))
+            lease = float(record.get("lease_s") or self.lease_s)
+        except (TypeError, ValueError):
+            return True
+        return (self.clock() - updated).total_seconds() > lease
+
+    def complete(self, claim: Claim, **result: Any) -> bool:
+        """Mark the failure reported. False when our lease was taken over meanwhile."""
+        record = {**claim.record, "state": "done", "updated_at": _iso(self.clock()), **result}
+        try:
+            self._put_record(claim.object_key, record, IfMatch=claim.etag)
+        except ClientError as exc:
+            if _error_code(exc) in _LOST_RACE:
+                return False
+            raise
+        return True
+
+    def abandon(self, claim: Claim, reason: str) -> None:
+        """Best effort: let a retry take over at once instead of waiting for the lease."""
+        record = {**claim.record, "state": "failed", "error": reason[:500],
+                  "updated_at": _iso(self.clock())}
+        with contextlib.suppress(ClientError):  # if this fails too, the lease expiry covers it
+            self._put_record(claim.object_key, record, IfMatch=claim.etag)
+
+    def mark_covered(self, failure_key: str, owner: str, **result: Any) -> bool:
+        """Record another failure as already reported (a job inside a reported execution).
+
+        Only creates: never overwrites a claim someone else holds.
+        """
+        record = self._record(failure_key, "done", owner, attempts=1, **result)
+        try:
+            self._put_record(self.claim_key(failure_key), record, IfNoneMatch="*")
+        except ClientError as exc:
+            if _error_code(exc) in _LOST_RACE:
+                return False
+            raise
+        return True
