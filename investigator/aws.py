@@ -218,9 +218,13 @@ def fatal_error(exc: BaseException) -> AwsError | None:
     if isinstance(exc, NoRegionError):
         return AwsError("no AWS region: pass --region, set AWS_REGION, or configure a profile")
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
-        return AwsError(f"cannot reach the AWS endpoint: {exc}")
+        return AwsError(f"cannot reach the AWS endpoint: {exc}", retryable=True)
     if error_code(exc) in _BAD_CREDENTIALS:
-        return AwsError(f"AWS rejected the credentials ({error_code(exc)}): {error_message(exc)}")
+        # Expired session tokens come back fresh on the next invocation.
+        return AwsError(
+            f"AWS rejected the credentials ({error_code(exc)}): {error_message(exc)}",
+            retryable=True,
+        )
     return None
 
 
@@ -234,8 +238,10 @@ def target_error(exc: BaseException, what: str, region: str, action: str) -> Aws
     if is_access_denied(exc):
         return AwsError(f"access denied reading {what}: the caller needs {action}")
     if is_throttled(exc):
-        return AwsError(f"AWS throttled {action} on {what} after {MAX_ATTEMPTS} attempts")
-    return AwsError(f"cannot read {what}: {error_code(exc)}: {error_message(exc)}")
+        return AwsError(
+            f"AWS throttled {action} on {what} after {MAX_ATTEMPTS} attempts", retryable=True
+        )
+    return AwsError(f"cannot read {what}: {error_code(exc)}: {error_message(exc)}", retryable=True)
 
 
 def gap_from_error(source: str, exc: BaseException, action: str, what: str) -> Gap:

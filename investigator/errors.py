@@ -23,6 +23,14 @@ class InputError(InvestigatorError):
 
 
 class AwsError(InvestigatorError):
-    """The target itself cannot be read from AWS (not found, no credentials, denied)."""
+    """The target itself cannot be read from AWS (not found, no credentials, denied).
+
+    `retryable` tells an automated caller whether trying again later may succeed
+    (throttling, an unreachable endpoint) or not (not found, access denied, no credentials).
+    """
 
     exit_code = EXIT_AWS
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -112,6 +112,15 @@ def _execution(run: _Run, arn: str) -> None:
 
     run.step("stepfunctions", collect, required=True)
     res = holder["r"]
+    cut_short = any(g.code == "Deadline" for g in res.collected.gaps)
+    if res.job is None and cut_short:
+        # The history read stopped before reaching the task: we do not know that no job ran.
+        for name in ("sagemaker", "cloudwatch_logs", "ecr"):
+            run.all.gaps.append(Gap(source=REGISTRY[name], code="Deadline",
+                                    message=f"{name} not collected: deadline reached before "
+                                    "the execution history named the job"))
+            run.say(f"{name}: skipped, deadline reached")
+        return
     if res.job is not None and res.job_started:
         _job_sources(run, res.job, fallback=res.cause_job)
     else:

@@ -299,3 +299,27 @@ def test_no_region_for_a_job_is_one_clear_aws_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     with pytest.raises(AwsError, match="no AWS region"):
         investigate_target(Target(kind="job", name="some-job"))
+
+
+def test_deadline_inside_the_history_is_not_a_failure_before_any_job(
+    aws: boto3.Session, paged_history: dict  # noqa: F811
+) -> None:
+    """A caught task failure far behind its Fail state: the first page does not name the job."""
+    sm = h.state_machine(aws)
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params("far-job"))
+    b.task_failed(TRAIN, "States.TaskFailed", '{"TrainingJobName": "far-job"}')
+    b.exit("Train")
+    while len(b.events) < 600:  # cleanup steps between the caught failure and the Fail state
+        b.enter("Cleanup", "Pass")
+        b.exit("Cleanup", "Pass")
+    b.enter("TrainingFailed", "Fail")
+    b.execution_failed("TrainingFailed", "The training job failed")
+    arn = h.execution(aws, sm, "far", b)
+    ev, inv, lines = _run(aws, _execution(arn), deadline=time.monotonic() - 1)
+    deadline_gaps = {g.source for g in ev.gaps if g.code == "Deadline"}
+    assert {"sfn", "sagemaker", "logs", "ecr"} <= deadline_gaps
+    assert not any("before any job ran" in line for line in lines)
+    # Rules that need the unread sources are reported as could-not-rule-out.
+    assert any("logs" in i.missing_sources for i in inv.inconclusive)

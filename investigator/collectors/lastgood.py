@@ -172,14 +172,38 @@ def _good_job_facts(
     except AWS_ERRORS as exc:
         _gap(out, exc, "states:GetExecutionHistory", arn)
         return None
-    for ev in sorted(resp.get("events", []), key=lambda e: -int(e["id"])):
-        job = sfn.job_from_params(ev) if ev.get("type") == "TaskScheduled" else None
-        if job is None or job.kind != kind:
-            continue
-        params = sfn.parse_json(sfn.details(ev).get("parameters"))
-        if isinstance(params, dict) and "create" in sfn.resource_of(ev).lower():
-            return sm.job_facts(redact_value(params), kind)
-        return _describe_facts(ctx, job, out)
+    events = resp.get("events", [])
+    candidates = [
+        (ev, job)
+        for ev in sorted(events, key=lambda e: -int(e["id"]))
+        if ev.get("type") == "TaskScheduled"
+        and (job := sfn.job_from_params(ev)) is not None
+        and job.kind == kind
+    ]
+    if not candidates:
+        return None
+    # Compare like with like: the good run's job of the state that failed this time
+    # (a pipeline has several jobs, e.g. a preprocessing job and the training job).
+    by_id = {int(e["id"]): e for e in events}
+    failed_state = failed_facts.get("sfn.failed_state")
+    ev, job = next(
+        ((e, j) for e, j in candidates if _state_of(e, by_id) == failed_state), candidates[0]
+    )
+    params = sfn.parse_json(sfn.details(ev).get("parameters"))
+    if isinstance(params, dict) and "create" in sfn.resource_of(ev).lower():
+        return sm.job_facts(redact_value(params), kind)
+    return _describe_facts(ctx, job, out)
+
+
+def _state_of(ev: dict[str, Any], by_id: dict[int, dict[str, Any]], hops: int = 10) -> str | None:
+    """Name of the state an event belongs to: walk back to its StateEntered event."""
+    for _ in range(hops):
+        prev = by_id.get(int(ev.get("previousEventId") or 0))
+        if prev is None:
+            return None
+        if prev.get("type", "").endswith("StateEntered"):
+            return (prev.get("stateEnteredEventDetails") or {}).get("name")
+        ev = prev
     return None
 
 

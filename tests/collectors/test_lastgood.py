@@ -32,6 +32,31 @@ def _good_history(job: str, **params: object) -> h.HistoryBuilder:
     return b
 
 
+def test_compares_the_job_of_the_state_that_failed(aws: boto3.Session, paged_history: dict) -> None:
+    """A pipeline with a preprocessing job and a training job: compare Train with Train."""
+    sm_arn = h.state_machine(aws)
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params("good-train", instance="ml.g5.xlarge"))
+    b.succeeded(TRAIN)
+    b.exit("Train")
+    b.enter("Compress")  # the good run's newest job belongs to another state
+    b.schedule(TRAIN, h.training_params("good-compress", instance="ml.c6i.2xlarge"))
+    b.succeeded(TRAIN)
+    b.exit("Compress")
+    b.execution_succeeded()
+    h.execution(aws, sm_arn, "good", b, status="SUCCEEDED", start=h.T0 - timedelta(days=1))
+    failed_facts = {
+        **sm.job_facts(h.training_params("bad-train", instance="ml.g4dn.xlarge"), "training"),
+        "sfn.failed_state": "Train",
+    }
+    ctx = _ctx(aws)
+    out = lastgood.for_execution(ctx, sm_arn, "arn:failed", h.T0, None, failed_facts)
+    close_context(ctx)
+    changes = {c.field: (c.before, c.after) for c in out.changes}
+    assert changes["instance_type"] == ("ml.g5.xlarge", "ml.g4dn.xlarge")
+
+
 def test_execution_changes_since_last_good(aws: boto3.Session, paged_history: dict) -> None:
     sm_arn = h.state_machine(aws)
     older = h.execution(aws, sm_arn, "good-old", _good_history("j-old"), status="SUCCEEDED",
