@@ -31,8 +31,7 @@ demo: venv
 	  $(VENV)/bin/investigate log $$f --format html --output reports/logs/$$n.html || exit 1; \
 	  $(VENV)/bin/investigate log $$f --format json --output reports/logs/$$n.json || exit 1; \
 	done
-	@$(VENV)/bin/investigate log examples/*.log --format text
-	@echo "sample-log reports written under reports/logs/"
+	@$(PY) -m investigator.demo.samples reports/logs
 	$(PY) -m investigator.demo --out reports
 
 test: venv system-deps
