@@ -187,18 +187,33 @@ class Rule(_Strict):
         return self
 
     def _check_placeholders(self) -> None:
+        """Every placeholder names a fact or a group, and says what to show when absent.
+
+        Facts are absent in log-only runs and a group is absent when another `any` pattern
+        matched, so those need a `{name|fallback}` to read naturally either way.
+        """
         groups: set[str] = set()
         for p in self.patterns.positive():
             groups |= p.group_names
-        texts = [self.title, self.explanation, *self.remediation, *self.repro]
-        for text in texts:
-            for name, _default in _PLACEHOLDER.findall(text):
+        always: set[str] = set()
+        for p in self.patterns.all:
+            always |= p.group_names
+        if self.patterns.any:
+            always |= set.intersection(*(p.group_names for p in self.patterns.any))
+        for text in [self.title, self.explanation, *self.remediation, *self.repro]:
+            for m in _PLACEHOLDER.finditer(text):
+                name, fallback = m.group(1), m.group(2)
                 if "." in name and name not in FACTS:
                     raise ValueError(f"placeholder {{{name}}} is not a known fact")
                 if "." not in name and name not in groups:
                     raise ValueError(
                         f"placeholder {{{name}}} is not a named group (?P<{name}>...) "
                         "of this rule's patterns"
+                    )
+                if fallback is None and ("." in name or name not in always):
+                    raise ValueError(
+                        f"placeholder {{{name}}} may be absent: give it a fallback, "
+                        f"{{{name}|text shown when absent}}"
                     )
 
 

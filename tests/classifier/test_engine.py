@@ -85,6 +85,7 @@ MODULE = rule("module", "deps", priority=50, patterns={"any": [r"No module named
         (lambda r: r.update(references=["http://insecure"]), "https"),
         (lambda r: r.update(examples=[BASE["examples"][0]] * 2), "no-match"),
         (lambda r: r.update(explanation="Uses {missing} placeholder here."), "named group"),
+        (lambda r: r.update(explanation="Runs on {sagemaker.instance_type} today."), "fallback"),
         (
             lambda r: r.update(patterns={"any": [{"regex": "x", "in": ["stdout"]}]}),
             "pattern source",
@@ -332,7 +333,7 @@ def test_titles_are_filled_from_the_match(tmp_path):
 
 def test_repro_commands_never_carry_hostile_values(tmp_path):
     mod = {**MODULE, "patterns": {"any": [r"No module named '(?P<m>[^']+)'"]},
-           "repro": ["python -c 'import {m}'", "echo {sagemaker.job_name}"]}  # fmt: skip
+           "repro": ["python -c 'import {m}'", "echo {sagemaker.job_name|\"$JOB_NAME\"}"]}  # fmt: skip
     lib = library(tmp_path, mod)
     hostile = "x$(touch /tmp/pwned)"
     inv = classify(

@@ -45,7 +45,7 @@ def make_rule(**over: Any) -> Rule:
         ],
         "explanation": "The image ({sagemaker.image|image unknown}) lacks `{module}` <b>bold</b>.",
         "remediation": ["Add `{module}` to requirements.txt and rebuild.", "# not a heading"],
-        "repro": ["docker run --rm {sagemaker.image} python -c 'import {module}'"],
+        "repro": ["docker run --rm {sagemaker.image|\"$IMAGE\"} python -c 'import {module}'"],
         "references": ["https://docs.python.org/3/library/exceptions.html"],
         "examples": [
             {"name": "import fails in train.py", "expect": "match",
@@ -101,7 +101,7 @@ def test_rule_page_shows_signatures_cited_lines_conditions_and_steps(tmp_path):
     assert "- `sagemaker.status` is `Failed`" in page
     assert "- `instance.gpu_count` is greater than `0` (or it is not known)" in page
     assert "the job's logs and the SageMaker job description" in page
-    assert "docker run --rm {sagemaker.image} python -c 'import {module}'" in page
+    assert "docker run --rm {sagemaker.image|\"$IMAGE\"} python -c 'import {module}'" in page
     assert "1. Add `{module}` to requirements.txt and rebuild." in page
     assert "2. \\# not a heading" in page
     assert "The image ({sagemaker.image}) lacks `{module}` \\<b>bold\\</b>." in page
