@@ -145,11 +145,6 @@ def source_of(fact: str) -> str | None:
     return _FACT_SOURCE.get(fact.split(".", 1)[0])
 
 
-def lookup(facts: dict[str, Any], path: str) -> Any:
-    """Return a fact by dotted path, or None when absent."""
-    return facts.get(path)
-
-
 def unknown_facts(facts: dict[str, Any]) -> list[str]:
     """Names in `facts` that the registry does not know (a collector bug)."""
     return sorted(k for k in facts if k not in FACTS)

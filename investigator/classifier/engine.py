@@ -49,9 +49,6 @@ class Library:
         compiled = tuple(bind(r, index_of) for r in rules)
         return cls(compiled, PatternSet(regexes), terminal)
 
-    def rule(self, rule_id: str) -> Rule:
-        return next(c.rule for c in self.rules if c.rule.id == rule_id)
-
 
 @lru_cache(maxsize=4)
 def default_library(root: str | None = None) -> Library:

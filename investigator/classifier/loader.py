@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -78,8 +77,3 @@ def load_rules(root: Path | None = None) -> list[Rule]:
     if not rules:
         raise PlaybookError(f"{root}: no playbooks found")
     return rules
-
-
-@lru_cache(maxsize=4)
-def cached_rules(root: str | None = None) -> tuple[Rule, ...]:
-    return tuple(load_rules(Path(root) if root else None))

@@ -77,7 +77,7 @@ def _cited(scored: Scored, terminal: Hit | None) -> list[EvidenceLine]:
     return [evidence_line(h) for h in chosen]
 
 
-def _no_failure(facts: dict[str, Any], ranked: Ranked) -> Finding:
+def _no_failure(ranked: Ranked) -> Finding:
     note = ""
     if ranked.handled:
         note = " Errors were printed but the job carried on and finished, so they were handled."
@@ -102,7 +102,7 @@ def _no_failure(facts: dict[str, Any], ranked: Ranked) -> Finding:
 def render_finding(ranked: Ranked, facts: dict[str, Any], terminal: Hit | None) -> Finding:
     top = ranked.top
     if top is None:
-        return _no_failure(facts, ranked)
+        return _no_failure(ranked)
     rule = top.result.rule
     groups = cited_groups(top.result.cited)
     return Finding(

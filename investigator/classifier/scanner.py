@@ -53,7 +53,6 @@ class Hit:
 class _PatternHits:
     first: list[Hit] = field(default_factory=list)
     last: deque[Hit] = field(default_factory=lambda: deque(maxlen=KEEP_LAST))
-    count_chunks: int = 0
 
     def add(self, hit: Hit) -> None:
         if len(self.first) < KEEP_FIRST:
