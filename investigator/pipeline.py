@@ -49,9 +49,7 @@ class _Run:
     def step(self, name: str, fn: Callable[[], Collected], *, required: bool = False) -> bool:
         """Run one collector unless the deadline is near; False when it did not run."""
         if not required and self.ctx.out_of_time():
-            self.all.gaps.append(Gap(source=REGISTRY[name], code="Deadline",
-                                     message=f"{name} not collected: deadline reached"))
-            self.say(f"{name}: skipped, deadline reached")
+            self.skip_for_deadline(name, "deadline reached")
             return False
         before = self.ctx.counter.total
         got = fn()
@@ -60,6 +58,12 @@ class _Run:
         self.say(f"{name}: {calls} call{'s' if calls != 1 else ''}"
                  + (f", {got.summary}" if got.summary else ""))
         return True
+
+    def skip_for_deadline(self, name: str, why: str) -> None:
+        """A source not collected for lack of time: a named gap and a progress line."""
+        self.all.gaps.append(Gap(source=REGISTRY[name], code="Deadline",
+                                 message=f"{name} not collected: {why}"))
+        self.say(f"{name}: skipped, deadline reached")
 
     def say(self, line: str) -> None:
         if self.progress is not None:
@@ -116,10 +120,7 @@ def _execution(run: _Run, arn: str) -> None:
     if res.job is None and cut_short:
         # The history read stopped before reaching the task: we do not know that no job ran.
         for name in ("sagemaker", "cloudwatch_logs", "ecr"):
-            run.all.gaps.append(Gap(source=REGISTRY[name], code="Deadline",
-                                    message=f"{name} not collected: deadline reached before "
-                                    "the execution history named the job"))
-            run.say(f"{name}: skipped, deadline reached")
+            run.skip_for_deadline(name, "deadline reached before the history named the job")
         return
     if res.job is not None and res.job_started:
         _job_sources(run, res.job, fallback=res.cause_job)
