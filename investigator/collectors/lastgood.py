@@ -184,10 +184,12 @@ def _good_job_facts(
         return None
     # Compare like with like: the good run's job of the state that failed this time
     # (a pipeline has several jobs, e.g. a preprocessing job and the training job).
-    by_id = {int(e["id"]): e for e in events}
+    history = sfn.History()
+    history.add(events)
+    history.exhausted = True  # one page is all we read: an unread event ends the walk
     failed_state = failed_facts.get("sfn.failed_state")
     ev, job = next(
-        ((e, j) for e, j in candidates if _state_of(e, by_id) == failed_state), candidates[0]
+        ((e, j) for e, j in candidates if _state_of(e, history) == failed_state), candidates[0]
     )
     params = sfn.parse_json(sfn.details(ev).get("parameters"))
     if isinstance(params, dict) and "create" in sfn.resource_of(ev).lower():
@@ -195,14 +197,14 @@ def _good_job_facts(
     return _describe_facts(ctx, job, out)
 
 
-def _state_of(ev: dict[str, Any], by_id: dict[int, dict[str, Any]], hops: int = 10) -> str | None:
+def _state_of(ev: dict[str, Any], history: sfn.History, hops: int = 10) -> str | None:
     """Name of the state an event belongs to: walk back to its StateEntered event."""
     for _ in range(hops):
-        prev = by_id.get(int(ev.get("previousEventId") or 0))
+        prev = history.prev(ev)
         if prev is None:
             return None
         if prev.get("type", "").endswith("StateEntered"):
-            return (prev.get("stateEnteredEventDetails") or {}).get("name")
+            return sfn.details(prev).get("name")
         ev = prev
     return None
 
