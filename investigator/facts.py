@@ -125,6 +125,26 @@ FACTS: dict[str, FactSpec] = {
     "sfn.job_name": FactSpec(_STR, "SageMaker job the failed (or last) task named"),
     "sfn.job_kind": FactSpec(_STR, "training | processing"),
     "sfn.events_read": FactSpec(int, "history events read (newest first)"),
+    "sfn.fail_error": FactSpec(_STR, "Error of the Fail state the execution ended in", text=True),
+    "sfn.fail_cause": FactSpec(
+        _STR, "Cause of the Fail state the execution ended in (first 200 characters)", text=True
+    ),
+    "sfn.attempt_errors": FactSpec(
+        list, "error and cause of each attempt of the failed task other than the one diagnosed"
+    ),
+    "sfn.map_run_arn": FactSpec(_STR, "Distributed Map run of the failed Map state"),
+    "sfn.redrive_count": FactSpec(int, "times the execution was redriven"),
+    "sfn.stopped_at": FactSpec(_STR, "ABORTED: when the execution was stopped, ISO 8601"),
+    "sfn.stopped_state": FactSpec(_STR, "ABORTED: the state that was running when it stopped"),
+    "sfn.tuning_job_name": FactSpec(_STR, "hyperparameter tuning job of the failed task"),
+    "sfn.child_error": FactSpec(
+        _STR, "error of a child execution that could not be read, from the parent's cause",
+        text=True,
+    ),
+    "sfn.child_cause": FactSpec(
+        _STR, "cause of a child execution that could not be read, from the parent's cause",
+        text=True,
+    ),
 }
 
 # Pattern sources a playbook may scan: the log lines plus every text fact.
@@ -134,6 +154,7 @@ DEFAULT_PATTERN_SOURCES: tuple[str, ...] = (
     "sagemaker.failure_reason",
     "sagemaker.exit_message",
     "sfn.cause",
+    "sfn.child_cause",
 )
 
 

@@ -166,7 +166,7 @@ def _good_job_facts(
     kind: JobKind = failed_facts.get("sagemaker.job_kind") or "training"
     try:
         resp = ctx.client("stepfunctions").get_execution_history(
-            executionArn=arn, reverseOrder=True, maxResults=sfn.FIRST_PAGE,
+            executionArn=arn, reverseOrder=True, maxResults=sfn.PAGE_SIZE,
             includeExecutionData=True,
         )
     except AWS_ERRORS as exc:

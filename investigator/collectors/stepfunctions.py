@@ -2,68 +2,68 @@
 
 Only the end of a history matters: GetExecutionHistory is read with reverseOrder=True and
 paging stops as soon as the failure event, the state it happened in and the task attempts
-that led to it are known. A 25,000-event history therefore costs one or two calls.
-
-Walking the history uses `previousEventId` (each event names the event that caused it);
-where that link is missing (0 on a non-start event, as in some emulators) the event with the
-preceding id is used instead.
+that led to it are known. A 25,000-event history therefore costs one or two calls. The
+analysis of what was read is in `sfn_history` (no API calls); this module makes the calls:
+the history, the child execution a failed `startExecution.sync` task or Distributed Map
+ran, and the failed training jobs of a tuning job.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import re2
 
-from investigator.aws import AWS_ERRORS, AwsContext, gap_from_error, target_error
-from investigator.collectors import Collected, JobKind, JobRef, as_datetime
+from investigator.aws import AWS_ERRORS, AwsContext, error_code, gap_from_error, target_error
+from investigator.collectors import Collected, JobKind, JobRef, as_datetime, iso
+from investigator.collectors.sfn_history import (
+    CONTAINER_FAILURES,
+    EXECUTION_END,
+    ROOT_FAILURES,
+    SCHEDULED,
+    Analysis,
+    History,
+    analyse,
+    attempt_labels,
+    details,
+    job_from_arn,
+    job_from_params,
+    job_kind_of,
+    other_attempts,
+    parse_json,
+    resource_of,
+    submitted_job_arn,
+)
 from investigator.models import Gap, TimelineEvent
 from investigator.redact import redact_text, redact_value
 
 SOURCE = "sfn"
-FIRST_PAGE = 200  # the failure is nearly always within the last few dozen events
-NEXT_PAGE = 1000  # the API maximum
-MAX_PAGES = 6  # 5,200 events newest-first at most
+# Every page asks for the same maxResults: AWS wants all arguments but nextToken unchanged
+# across pages (botocore GetExecutionHistoryInput.nextToken). The failure is nearly always
+# within the newest few dozen events.
+PAGE_SIZE = 500
+MAX_PAGES = 8  # 4,000 events newest-first at most
 MAX_DEPTH = 2  # nested executions followed (parent → child → grandchild)
 MAX_TIMELINE = 150
+MAP_CHILDREN = 100  # failed children of a Distributed Map run listed (one call)
+TUNING_JOBS = 10  # failed training jobs of a tuning job listed (one call)
+FAIL_CAUSE_CHARS = 200  # the Fail state's Cause as quoted in a title
 
-EXECUTION_END = {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted", "ExecutionSucceeded"}
-# Events that carry the error that ended a state (the "root" failure).
-ROOT_FAILURES = {
-    "TaskFailed",
-    "TaskStartFailed",
-    "TaskSubmitFailed",
-    "TaskTimedOut",
-    "LambdaFunctionFailed",
-    "LambdaFunctionStartFailed",
-    "LambdaFunctionScheduleFailed",
-    "LambdaFunctionTimedOut",
-    "ActivityFailed",
-    "ActivityScheduleFailed",
-    "ActivityTimedOut",
-    "EvaluationFailed",
-    "MapRunFailed",
-}
-# Failures of a container state: the cause is deeper, keep walking.
-CONTAINER_FAILURES = {
-    "MapStateFailed",
-    "MapIterationFailed",
-    "ParallelStateFailed",
-    "MapStateAborted",
-    "ParallelStateAborted",
-}
-SCHEDULED = {"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"}
+__all__ = [
+    "CONTAINER_FAILURES", "EXECUTION_END", "ROOT_FAILURES", "SCHEDULED", "Analysis",
+    "ExecutionResult", "History", "analyse", "collect_execution", "details", "job_from_params",
+    "job_kind_of", "parse_execution_arn", "parse_json", "read_history", "resource_of",
+    "timeline",
+]
 
 _EXECUTION_ARN = re2.compile(
     r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:(?:execution|express):[^:\s]+:[^:\s]+$"
 )
 _STATE_MACHINE_ARN = re2.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:")
-_RUNTIME_STATE = re2.compile(r"executing the state '([^']{1,200})'")
-_JOB_ARN = re2.compile(r":(training|processing)-job/([A-Za-z0-9-]{1,63})$")
 
 
 def parse_execution_arn(arn: str) -> str:
@@ -96,235 +96,6 @@ class ExecutionResult:
     calls: int = 0
 
 
-class History:
-    """The events read so far, newest-first pages merged by id."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[int, dict[str, Any]] = {}
-        self.exhausted = False  # ExecutionStarted (the oldest event) has been read
-
-    def add(self, page: list[dict[str, Any]]) -> None:
-        for ev in page:
-            self.by_id[int(ev["id"])] = ev
-            if ev.get("type") == "ExecutionStarted":
-                self.exhausted = True
-
-    def newest_first(self) -> list[dict[str, Any]]:
-        return [self.by_id[i] for i in sorted(self.by_id, reverse=True)]
-
-    def prev(self, ev: dict[str, Any]) -> dict[str, Any] | None:
-        """The event that led to `ev`; None at the start; raises _Missing when not read yet."""
-        pid = int(ev.get("previousEventId") or 0)
-        if pid <= 0 and ev.get("type") != "ExecutionStarted":
-            pid = int(ev["id"]) - 1  # missing link: fall back to the preceding event
-        if pid <= 0:
-            return None
-        if pid not in self.by_id:
-            if self.exhausted:
-                return None
-            raise _Missing
-        return self.by_id[pid]
-
-
-class _Missing(Exception):
-    """The analysis needs an older event than the pages read so far."""
-
-
-@dataclass
-class Analysis:
-    terminal: dict[str, Any] | None = None
-    root: dict[str, Any] | None = None
-    state: str | None = None
-    entered: dict[str, Any] | None = None
-    scheduled: dict[str, Any] | None = None  # TaskScheduled of the last attempt
-    submitted: dict[str, Any] | None = None  # TaskSubmitted of the last attempt
-    attempts: int = 0
-    fail_state: str | None = None
-    job_task: dict[str, Any] | None = None  # most recent SageMaker task (no root failure)
-    map_state: str | None = None
-    map_iteration: int | None = None
-    parallel_state: str | None = None
-    done: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def details(ev: dict[str, Any]) -> dict[str, Any]:
-    """The `<type>EventDetails` member of a history event (empty when absent)."""
-    t = ev.get("type", "")
-    key = t[0].lower() + t[1:] + "EventDetails" if t else ""
-    found = ev.get(key)
-    if isinstance(found, dict):
-        return found
-    for k, v in ev.items():  # StateEntered/StateExited types share one details member
-        if k.endswith("EventDetails") and isinstance(v, dict):
-            return v
-    return {}
-
-
-def resource_of(ev: dict[str, Any]) -> str:
-    d = details(ev)
-    rtype, res = d.get("resourceType") or "", d.get("resource") or ""
-    if res.startswith("arn:"):
-        return res
-    return f"arn:aws:states:::{rtype}:{res}" if rtype else res
-
-
-def job_kind_of(resource: str) -> JobKind | None:
-    low = resource.lower()
-    if "sagemaker" not in low:
-        return None
-    if "processingjob" in low:
-        return "processing"
-    if "trainingjob" in low and "hyperparameter" not in low:
-        return "training"
-    return None
-
-
-def parse_json(text: Any) -> Any:
-    if not isinstance(text, str) or not text.strip().startswith(("{", "[")):
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def job_from_params(ev: dict[str, Any]) -> JobRef | None:
-    kind = job_kind_of(resource_of(ev))
-    params = parse_json(details(ev).get("parameters"))
-    if kind is None or not isinstance(params, dict):
-        return None
-    key = "TrainingJobName" if kind == "training" else "ProcessingJobName"
-    name = params.get(key)
-    return JobRef(name=name, kind=kind) if isinstance(name, str) and name else None
-
-
-def _job_from_arn(arn: Any) -> JobRef | None:
-    m = _JOB_ARN.search(arn) if isinstance(arn, str) else None
-    if not m:
-        return None
-    kind: JobKind = "training" if m.group(1) == "training" else "processing"
-    return JobRef(name=m.group(2), kind=kind, arn=arn)
-
-
-# --- analysis ------------------------------------------------------------------------------
-
-
-def analyse(history: History, status: str) -> Analysis:
-    """Find the failure in what has been read. `done` says whether more pages are needed."""
-    a = Analysis()
-    events = history.newest_first()
-    a.terminal = next((e for e in events if e.get("type") in EXECUTION_END), None)
-    try:
-        if status in {"FAILED", "TIMED_OUT", "ABORTED"} and a.terminal is not None:
-            _find_failure(history, a)
-        else:
-            # Running or succeeded: only the most recent SageMaker job matters; one page.
-            a.job_task = next((e for e in events if job_from_params(e)), None)
-        a.done = True
-    except _Missing:
-        a.done = history.exhausted
-    return a
-
-
-def _find_failure(history: History, a: Analysis) -> None:
-    assert a.terminal is not None
-    ev = history.prev(a.terminal)
-    container: dict[str, Any] | None = None  # first Map/Parallel failure on the chain
-    while ev is not None:
-        t = ev.get("type", "")
-        _note_container(history, ev, a)
-        if t in ROOT_FAILURES:
-            a.root = ev
-            _walk_attempts(history, ev, a)
-            return
-        if t == "FailStateEntered":
-            a.fail_state = details(ev).get("name")
-            _search(history, ev, a)
-            return
-        if t in CONTAINER_FAILURES:
-            container = container or ev
-        elif t.endswith("StateEntered"):
-            if container is not None:  # the failing branch is not on this chain: scan for it
-                _search(history, container, a)
-                return
-            # Failed while entering/running this state: States.Runtime, a bad JSONPath, an
-            # execution timeout or abort while the task ran.
-            a.entered, a.state = ev, details(ev).get("name")
-            _walk_attempts(history, a.terminal, a, stop_at=ev)
-            return
-        ev = history.prev(ev)
-    cause = str(details(a.terminal).get("cause") or "")
-    m = _RUNTIME_STATE.search(cause)
-    a.state = m.group(1) if m else None
-
-
-def _search(history: History, below: dict[str, Any], a: Analysis) -> None:
-    """Newest-first scan below `below` for a caught failure or the most recent SageMaker task."""
-    retried = {int(e.get("previousEventId") or 0) for e in history.by_id.values()
-               if e.get("type") in SCHEDULED}
-    for ev in history.newest_first():
-        if int(ev["id"]) >= int(below["id"]):
-            continue
-        _note_container(history, ev, a)
-        t = ev.get("type", "")
-        if t in ROOT_FAILURES and int(ev["id"]) not in retried:
-            a.root = ev
-            _walk_attempts(history, ev, a)
-            return
-        if t == "TaskScheduled" and job_from_params(ev):
-            a.job_task = ev
-            return
-    if not history.exhausted:
-        raise _Missing
-
-
-def _walk_attempts(
-    history: History, start: dict[str, Any], a: Analysis, stop_at: dict[str, Any] | None = None
-) -> None:
-    """From a failure back to its StateEntered: the state name, attempts, last TaskScheduled."""
-    ev: dict[str, Any] | None = start
-    while ev is not None:
-        t = ev.get("type", "")
-        if t in SCHEDULED:
-            a.attempts += 1
-            a.scheduled = a.scheduled or ev
-        elif t == "TaskSubmitted" and a.scheduled is None:
-            a.submitted = a.submitted or ev
-        elif (t.endswith("StateEntered") and ev is not start) or ev is stop_at:
-            a.entered = ev
-            a.state = a.state or details(ev).get("name")
-            return
-        ev = history.prev(ev)
-    if a.root is not None and a.root.get("type") == "EvaluationFailed":
-        a.state = a.state or details(a.root).get("state")
-
-
-def _note_container(history: History, ev: dict[str, Any], a: Analysis) -> None:
-    t = ev.get("type")
-    if t == "MapIterationFailed" and a.map_state is None:
-        d = details(ev)
-        a.map_state = d.get("name")
-        idx = d.get("index")
-        a.map_iteration = int(idx) if isinstance(idx, int | str) and str(idx).isdigit() else None
-    elif t == "ParallelStateFailed" and a.parallel_state is None:
-        a.parallel_state = _open_parallel(history, ev)
-
-
-def _open_parallel(history: History, failed: dict[str, Any]) -> str | None:
-    """ParallelStateFailed carries no name: the newest Parallel state entered and not exited."""
-    exited: set[str] = set()
-    for ev in history.newest_first():
-        if int(ev["id"]) >= int(failed["id"]):
-            continue
-        name = details(ev).get("name")
-        if ev.get("type") == "ParallelStateExited":
-            exited.add(str(name))
-        elif ev.get("type") == "ParallelStateEntered" and str(name) not in exited:
-            return str(name)
-    return None
-
-
 # --- collection ----------------------------------------------------------------------------
 
 
@@ -340,13 +111,15 @@ def collect_execution(ctx: AwsContext, arn: str, *, depth: int = 0) -> Execution
                 exc, f"execution {arn}", ctx.region, "states:DescribeExecution"
             ) from None
         res = ExecutionResult(collected=Collected())
-        res.collected.gaps.append(gap_from_error(SOURCE, exc, "states:DescribeExecution", arn))
+        res.collected.gaps.append(_sfn_gap(exc, "states:DescribeExecution", arn))
         return res
     history, gaps = read_history(ctx, arn, str(desc.get("status", "")))
     a = analyse(history, str(desc.get("status", "")))
     res = _result(desc, history, a)
     res.collected.gaps.extend(gaps)
     _follow_child(ctx, res, a, depth)
+    _follow_map_run(ctx, res, a, depth)
+    _follow_tuning_job(ctx, res, a)
     res.calls = ctx.counter.total - before
     return res
 
@@ -355,22 +128,18 @@ def read_history(ctx: AwsContext, arn: str, status: str) -> tuple[History, list[
     sfn = ctx.client("stepfunctions")
     history = History()
     token: str | None = None
+    # includeExecutionData: False would drop every event's input/output, where the job's
+    # name and ARN are found (botocore GetExecutionHistoryInput); ask for it explicitly.
+    request: dict[str, Any] = {"executionArn": arn, "reverseOrder": True,
+                               "maxResults": PAGE_SIZE, "includeExecutionData": True}
     for page_no in range(MAX_PAGES):
         if page_no > 0 and ctx.out_of_time():  # the newest page is part of the target
             return history, [_gap("Deadline", f"deadline reached after {len(history.by_id)} "
                                               f"history events of {arn}")]
-        kwargs: dict[str, Any] = {
-            "executionArn": arn,
-            "reverseOrder": True,
-            "maxResults": FIRST_PAGE if page_no == 0 else NEXT_PAGE,
-            "includeExecutionData": True,
-        }
-        if token:
-            kwargs["nextToken"] = token
         try:
-            resp = sfn.get_execution_history(**kwargs)
+            resp = sfn.get_execution_history(**request, **({"nextToken": token} if token else {}))
         except AWS_ERRORS as exc:
-            return history, [gap_from_error(SOURCE, exc, "states:GetExecutionHistory", arn)]
+            return history, [_sfn_gap(exc, "states:GetExecutionHistory", arn)]
         history.add(resp.get("events", []))
         token = resp.get("nextToken")
         if not token:
@@ -382,8 +151,30 @@ def read_history(ctx: AwsContext, arn: str, status: str) -> tuple[History, list[
                                            f"events of {arn} without finding the failure")]
 
 
-def _gap(code: str, message: str) -> Gap:
-    return Gap(source=SOURCE, code=code, message=message)
+def _gap(code: str, message: str, permission: str | None = None) -> Gap:
+    return Gap(source=SOURCE, code=code, message=message, missing_permission=permission)
+
+
+def _sfn_gap(exc: BaseException, action: str, arn: str) -> Gap:
+    """A Step Functions read error as a gap. A state machine encrypted with a customer managed
+    key answers with KmsAccessDeniedException, KmsThrottlingException or
+    KmsInvalidStateException (botocore GetExecutionHistory/DescribeExecution errors; Step
+    Functions guide "Data at rest encryption": readers need kms:Decrypt on the key)."""
+    code = error_code(exc)
+    if code == "KmsAccessDeniedException":
+        return _gap("AccessDenied", f"access denied by the KMS key of {arn}: {action} needs "
+                                    "kms:Decrypt on the state machine's customer managed key",
+                    "kms:Decrypt")
+    if code == "KmsThrottlingException":
+        return _gap("Throttling", f"KMS throttled the decryption of {arn} ({action}); "
+                                  "retry later")
+    if code == "KmsInvalidStateException":
+        return _gap("KmsInvalidState", f"the KMS key of {arn} is disabled or pending deletion "
+                                       f"({action}); its history cannot be decrypted")
+    return gap_from_error(SOURCE, exc, action, arn)
+
+
+# --- facts ---------------------------------------------------------------------------------
 
 
 def _result(desc: dict[str, Any], history: History, a: Analysis) -> ExecutionResult:
@@ -391,29 +182,20 @@ def _result(desc: dict[str, Any], history: History, a: Analysis) -> ExecutionRes
     f = c.facts
     f["sfn.execution_arn"] = desc.get("executionArn")
     f["sfn.state_machine_arn"] = desc.get("stateMachineArn")
-    f["sfn.status"] = desc.get("status")
+    f["sfn.status"] = a.status or desc.get("status")
     f["sfn.events_read"] = len(history.by_id)
     term = details(a.terminal) if a.terminal else {}
     exec_error = term.get("error") or desc.get("error")
     exec_cause = term.get("cause") or desc.get("cause")
-    root = details(a.root) if a.root else {}
-    error, cause = root.get("error") or exec_error, root.get("cause") or exec_cause
-    f["sfn.error"] = redact_text(error) if error else None
-    f["sfn.cause"] = _redact_cause(cause)
     f["sfn.execution_error"] = redact_text(exec_error) if exec_error else None
     f["sfn.execution_cause"] = _redact_cause(exec_cause)
-    f["sfn.failed_state"] = a.state
-    f["sfn.fail_state"] = a.fail_state
-    f["sfn.map_state"] = a.map_state
-    f["sfn.map_iteration"] = a.map_iteration
-    f["sfn.parallel_state"] = a.parallel_state
-    if a.root is not None or a.entered is not None:
-        f["sfn.failed_event_type"] = (a.root or a.terminal or {}).get("type")
-    if a.scheduled is not None or a.root is not None:
-        f["sfn.task_resource"] = resource_of(a.scheduled or a.root or {}) or None
-    if a.attempts:
-        f["sfn.attempts"] = a.attempts
-        f["sfn.retry_count"] = a.attempts - 1
+    f["sfn.redrive_count"] = a.redrive_count
+    f["sfn.map_run_arn"] = a.map_run_arn
+    cause: Any = None
+    if a.status == "ABORTED":
+        _stop_facts(f, desc, a)
+    else:
+        cause = _failure_facts(f, a, exec_error, exec_cause)
     res = ExecutionResult(
         collected=c,
         state_machine_arn=desc.get("stateMachineArn"),
@@ -421,10 +203,59 @@ def _result(desc: dict[str, Any], history: History, a: Analysis) -> ExecutionRes
         input=desc.get("input"),
     )
     _job(res, a, cause)
-    c.timeline = timeline(history.by_id.values())
+    c.timeline = timeline(history.by_id.values(), attempt_labels(a))
     c.facts = {k: v for k, v in f.items() if v is not None}
     c.summary = _summary(c.facts)
     return res
+
+
+def _failure_facts(f: dict[str, Any], a: Analysis, exec_error: Any, exec_cause: Any) -> Any:
+    """Where and how it failed; returns the decisive cause (raw, for the job lookup)."""
+    root = details(a.root) if a.root else {}
+    error, cause = root.get("error") or exec_error, root.get("cause") or exec_cause
+    f["sfn.error"] = redact_text(error) if error else None
+    f["sfn.cause"] = _redact_cause(cause)
+    f["sfn.failed_state"] = a.state
+    f["sfn.fail_state"] = a.fail_state
+    if a.fail_state is not None:  # a Fail state's Error/Cause become the execution's
+        f["sfn.fail_error"] = f["sfn.execution_error"]
+        short = redact_text(str(exec_cause))[:FAIL_CAUSE_CHARS] if exec_cause else None
+        f["sfn.fail_cause"] = short
+    f["sfn.map_state"] = a.map_state
+    f["sfn.map_iteration"] = a.map_iteration
+    f["sfn.parallel_state"] = a.parallel_state
+    if a.deliberate_fail:
+        f["sfn.failed_event_type"] = "FailStateEntered"
+    elif a.root is not None or a.entered is not None:
+        f["sfn.failed_event_type"] = (a.root or a.terminal or {}).get("type")
+    if a.scheduled is not None or a.root is not None:
+        f["sfn.task_resource"] = resource_of(a.scheduled or a.root or {}) or None
+    if a.attempts:
+        f["sfn.attempts"] = len(a.attempts)
+        f["sfn.retry_count"] = len(a.attempts) - 1
+        f["sfn.attempt_errors"] = [f"attempt {n}: {_short_failure(ev)}"
+                                   for n, ev in other_attempts(a)] or None
+    return cause
+
+
+def _stop_facts(f: dict[str, Any], desc: dict[str, Any], a: Analysis) -> None:
+    """StopExecution (ExecutionAborted) is not a failure: when it stopped and what was running."""
+    stopped = as_datetime(desc.get("stopDate")) or as_datetime((a.terminal or {}).get("timestamp"))
+    f["sfn.stopped_at"] = iso(stopped)
+    f["sfn.stopped_state"] = a.stopped_state
+    if a.scheduled is not None:
+        f["sfn.task_resource"] = resource_of(a.scheduled) or None
+
+
+def _short_failure(ev: dict[str, Any]) -> str:
+    """`error: cause` of one attempt, the cause cut to its telling part (FailureReason)."""
+    d = details(ev)
+    cause = d.get("cause") or ""
+    parsed = parse_json(cause)
+    if isinstance(parsed, dict) and parsed.get("FailureReason"):
+        cause = str(parsed["FailureReason"])
+    text = f"{d.get('error') or ev.get('type')}: {cause}".strip().rstrip(":")
+    return redact_text(" ".join(text.split())[:300])
 
 
 def _redact_cause(cause: Any) -> str | None:
@@ -449,9 +280,9 @@ def _job(res: ExecutionResult, a: Analysis, cause: Any) -> None:
         name = parsed.get("TrainingJobName") or parsed.get("ProcessingJobName")
         job = job or JobRef(name=str(name), kind=kind)
         res.cause_job = redact_value(parsed)
-    if job is None and a.submitted is not None:
-        out = parse_json(details(a.submitted).get("output")) or {}
-        job = _job_from_arn(out.get("TrainingJobArn") or out.get("ProcessingJobArn"))
+    arn = submitted_job_arn(a.submitted)
+    if job is None:
+        job = job_from_arn(arn)
     started = job is not None and (
         a.job_task is not None  # found by a describe/poll task: the job exists
         or a.submitted is not None
@@ -459,17 +290,23 @@ def _job(res: ExecutionResult, a: Analysis, cause: Any) -> None:
         or a.terminal is None
         or "describe" in (resource_of(task) if task else "").lower()
     )
-    if job is not None and a.submitted is not None and job.arn is None:
-        out = parse_json(details(a.submitted).get("output")) or {}
-        arn = out.get("TrainingJobArn") or out.get("ProcessingJobArn")
-        job = JobRef(job.name, job.kind, arn if isinstance(arn, str) else None)
+    if job is not None and job.arn is None and arn is not None:
+        job = JobRef(job.name, job.kind, arn)
     res.job, res.job_started = job, bool(started)
-    if job is not None:
-        res.collected.facts["sfn.job_name"] = job.name
-        res.collected.facts["sfn.job_kind"] = job.kind
+    _set_job_facts(res, params)
+
+
+def _set_job_facts(res: ExecutionResult, params: Any) -> None:
+    facts = res.collected.facts
+    if res.job is not None:
+        facts["sfn.job_name"] = res.job.name
+        facts["sfn.job_kind"] = res.job.kind
         if isinstance(params, dict):
             res.job_params = redact_value(params)
-    res.collected.facts["sfn.job_started"] = res.job_started
+    facts["sfn.job_started"] = res.job_started
+
+
+# --- following: child executions, Distributed Map runs, tuning jobs ----------------------
 
 
 def _follow_child(ctx: AwsContext, res: ExecutionResult, a: Analysis, depth: int) -> None:
@@ -478,19 +315,49 @@ def _follow_child(ctx: AwsContext, res: ExecutionResult, a: Analysis, depth: int
     if ":states:" not in resource or "startexecution" not in resource.lower():
         return
     child = _child_arn(a)
-    if child is None:
+    if child is not None:
+        _investigate_child(ctx, res, child, depth)
+
+
+def _follow_map_run(ctx: AwsContext, res: ExecutionResult, a: Analysis, depth: int) -> None:
+    """A Distributed Map run failed (MapRunFailed, e.g. States.ExceedToleratedFailureThreshold):
+    its iterations are child executions, listed by ListExecutions(mapRunArn=...,
+    statusFilter=FAILED) (botocore ListExecutionsInput; guide "Examining Map Run"). The
+    earliest failed child is investigated like a startExecution.sync child."""
+    if a.root is None or a.root.get("type") != "MapRunFailed" or not a.map_run_arn:
         return
+    try:
+        listed = ctx.client("stepfunctions").list_executions(
+            mapRunArn=a.map_run_arn, statusFilter="FAILED", maxResults=MAP_CHILDREN)
+    except AWS_ERRORS as exc:
+        res.collected.gaps.append(_sfn_gap(exc, "states:ListExecutions", a.map_run_arn))
+        return
+    children = listed.get("executions") or []
+    if not children:
+        res.collected.gaps.append(_gap("MapRunChildNotFound", f"no failed child execution "
+                                       f"listed for the Map Run {a.map_run_arn}"))
+        return
+    first = min(children, key=lambda e: as_datetime(e.get("startDate")) or datetime.max)
+    _investigate_child(ctx, res, str(first["executionArn"]), depth)
+
+
+def _investigate_child(ctx: AwsContext, res: ExecutionResult, child: str, depth: int) -> None:
     if depth + 1 > MAX_DEPTH:
         res.collected.gaps.append(_gap("NestingLimit", f"did not follow {child}: "
                                                        f"more than {MAX_DEPTH} levels deep"))
         return
     sub = collect_execution(ctx, child, depth=depth + 1)
     parent = res.collected.facts
+    res.collected.gaps += sub.collected.gaps
+    if not sub.collected.facts.get("sfn.failed_state"):
+        _child_unread(res, child)
+        return
     merged = {k: v for k, v in parent.items() if k in _PARENT_FACTS}
     for k, v in sub.collected.facts.items():
         if k not in _PARENT_FACTS:
             merged[k] = v
     merged["sfn.parent_failed_state"] = parent.get("sfn.failed_state")
+    merged["sfn.map_state"] = merged.get("sfn.map_state") or parent.get("sfn.map_state")
     # The deepest execution followed (a grandchild when the child itself nested one).
     merged["sfn.nested_execution_arn"] = sub.collected.facts.get("sfn.nested_execution_arn", child)
     res.collected.facts = {k: v for k, v in merged.items() if v is not None}
@@ -498,14 +365,77 @@ def _follow_child(ctx: AwsContext, res: ExecutionResult, a: Analysis, depth: int
         TimelineEvent(time=t.time, end=t.end, source=t.source, event=f"child: {t.event}")
         for t in sub.collected.timeline
     ]
-    res.collected.gaps += sub.collected.gaps
     res.job, res.job_started = sub.job, sub.job_started
     res.job_params, res.cause_job = sub.job_params, sub.cause_job
     res.collected.summary = _summary(res.collected.facts) + f", child {child.rsplit(':', 1)[-1]}"
 
 
+def _child_unread(res: ExecutionResult, child: str) -> None:
+    """The child could not be read (another account's or team's state machine): keep the
+    parent's failure, and read the child's error from the parent's cause, which holds the
+    child's DescribeExecution output (Step Functions guide connect-stepfunctions)."""
+    facts = res.collected.facts
+    facts["sfn.nested_execution_arn"] = child
+    parsed = parse_json(facts.get("sfn.cause"))
+    if not isinstance(parsed, dict):
+        return
+    if parsed.get("Error"):
+        facts["sfn.child_error"] = redact_text(str(parsed["Error"]))
+    if parsed.get("Cause"):
+        facts["sfn.child_cause"] = _redact_cause(parsed["Cause"])
+    inner = parse_json(parsed.get("Cause"))
+    if isinstance(inner, dict) and (inner.get("TrainingJobName") or inner.get("ProcessingJobName")):
+        kind: JobKind = "training" if inner.get("TrainingJobName") else "processing"
+        name = str(inner.get("TrainingJobName") or inner.get("ProcessingJobName"))
+        res.job = JobRef(name=name, kind=kind, arn=inner.get("TrainingJobArn")
+                         or inner.get("ProcessingJobArn"))
+        res.job_started, res.cause_job, res.job_params = True, redact_value(inner), None
+        _set_job_facts(res, None)
+
+
+def _follow_tuning_job(ctx: AwsContext, res: ExecutionResult, a: Analysis) -> None:
+    """createHyperParameterTuningJob(.sync) failed: its FailureReason only says training jobs
+    failed; ListTrainingJobsForHyperParameterTuningJob(StatusEquals=Failed) names them
+    (SageMaker API reference), and the earliest is diagnosed as the job."""
+    facts = res.collected.facts
+    if "hyperparametertuningjob" not in str(facts.get("sfn.task_resource", "")).lower():
+        return
+    name = _tuning_job_name(a)
+    if name is None:
+        return
+    facts["sfn.tuning_job_name"] = name
+    try:
+        listed = ctx.client("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=name, StatusEquals="Failed", SortBy="CreationTime",
+            SortOrder="Ascending", MaxResults=TUNING_JOBS)
+    except AWS_ERRORS as exc:
+        res.collected.gaps.append(gap_from_error(
+            SOURCE, exc, "sagemaker:ListTrainingJobsForHyperParameterTuningJob", name))
+        return
+    jobs = listed.get("TrainingJobSummaries") or []
+    if not jobs:
+        res.collected.gaps.append(_gap("TuningJobsNotFound",
+                                       f"no failed training job listed for tuning job {name}"))
+        return
+    first = jobs[0]
+    res.job = JobRef(name=str(first["TrainingJobName"]), kind="training",
+                     arn=first.get("TrainingJobArn"))
+    res.job_started, res.job_params, res.cause_job = True, None, None
+    _set_job_facts(res, None)
+
+
+def _tuning_job_name(a: Analysis) -> str | None:
+    for source in (details(a.scheduled).get("parameters") if a.scheduled else None,
+                   details(a.root).get("cause") if a.root else None):
+        parsed = parse_json(source)
+        if isinstance(parsed, dict) and isinstance(parsed.get("HyperParameterTuningJobName"), str):
+            return str(parsed["HyperParameterTuningJobName"])
+    return None
+
+
 # Facts that describe the execution the user asked about, not the child it started.
-_PARENT_FACTS = {"sfn.execution_arn", "sfn.state_machine_arn", "sfn.status", "sfn.events_read"}
+_PARENT_FACTS = {"sfn.execution_arn", "sfn.state_machine_arn", "sfn.status", "sfn.events_read",
+                 "sfn.map_run_arn", "sfn.redrive_count"}
 
 
 def _child_arn(a: Analysis) -> str | None:
@@ -522,18 +452,25 @@ def _child_arn(a: Analysis) -> str | None:
 def _summary(facts: dict[str, Any]) -> str:
     if facts.get("sfn.failed_state"):
         return f"failed state {facts['sfn.failed_state']}"
+    if facts.get("sfn.stopped_state"):
+        return f"stopped in state {facts['sfn.stopped_state']}"
     return f"status {facts.get('sfn.status', '?')}"
 
 
 # --- timeline ------------------------------------------------------------------------------
 
 
-def timeline(events: Iterable[dict[str, Any]]) -> list[TimelineEvent]:
-    """States as spans (entered → exited), plus failures and the execution's start and end."""
+def timeline(events: Iterable[dict[str, Any]],
+             attempts: dict[int, str] | None = None) -> list[TimelineEvent]:
+    """States as spans (entered → exited), plus failures and the execution's start and end.
+
+    `attempts` labels the failure of each try of a retried task ("Train attempt 1 of 3"),
+    so every attempt's error stays visible, not only the last one's.
+    """
     out: list[TimelineEvent] = []
     open_states: dict[str, list[datetime]] = {}
     for ev in sorted(events, key=lambda e: int(e["id"])):
-        out.extend(_timeline_event(ev, open_states))
+        out.extend(_timeline_event(ev, open_states, (attempts or {}).get(int(ev["id"]))))
     for name, opened in open_states.items():
         for when in opened:
             out.append(TimelineEvent(time=when, source=SOURCE, event=f"state {name} (no exit)"))
@@ -542,7 +479,7 @@ def timeline(events: Iterable[dict[str, Any]]) -> list[TimelineEvent]:
 
 
 def _timeline_event(
-    ev: dict[str, Any], open_states: dict[str, list[datetime]]
+    ev: dict[str, Any], open_states: dict[str, list[datetime]], attempt: str | None = None
 ) -> Iterator[TimelineEvent]:
     when = as_datetime(ev.get("timestamp"))
     if when is None:
@@ -555,6 +492,9 @@ def _timeline_event(
         if opened:
             start = opened.pop(0)
             yield TimelineEvent(time=start, end=when, source=SOURCE, event=f"state {d.get('name')}")
+    elif attempt is not None:
+        yield TimelineEvent(time=when, source=SOURCE, event=f"{attempt} failed: "
+                                                              f"{_short_failure(ev)}")
     elif t in ROOT_FAILURES or t in EXECUTION_END or t == "ExecutionStarted":
         text = t
         if d.get("error"):

@@ -18,6 +18,7 @@ from investigator.reporter.text import (
     code_spans,
     evidence_blocks,
     facts_view,
+    fail_state_line,
     job_line,
     retry_advice,
     unsettled_rows,
@@ -84,6 +85,8 @@ def _verdict(inv: Investigation) -> list[str]:
     ]
     if inv.failed_state:
         out.append(f"- **Failed state:** {code(inv.failed_state)}")
+    if fail_state_line(inv):
+        out.append(f"- **Ended in Fail state:** {esc(fail_state_line(inv))}")
     if job_line(inv):
         out.append(f"- **Job:** {esc(job_line(inv))}")
     when = verdict_when(inv)

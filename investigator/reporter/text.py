@@ -159,6 +159,17 @@ def job_line(inv: Investigation) -> str:
     return f"{kind}{job.name}" + (f" ({status})" if status else "")
 
 
+def fail_state_line(inv: Investigation) -> str:
+    """The Fail state a workflow ended in, when it is not the failed state itself (Catch → Fail):
+    its name and its own Error/Cause."""
+    name = inv.facts.get("sfn.fail_state")
+    if not name or name == inv.failed_state:
+        return ""
+    said = ": ".join(str(inv.facts[k]) for k in ("sfn.fail_error", "sfn.fail_cause")
+                     if inv.facts.get(k))
+    return f"{name}" + (f" ({said})" if said else "")
+
+
 def unsettled_rows(inv: Investigation) -> dict[str, list[dict[str, Any]]]:
     """Rules that could not be ruled out and evidence that could not be collected."""
     rules = [
@@ -257,6 +268,8 @@ def _verdict(inv: Investigation, color: bool) -> list[str]:
     ]
     if inv.failed_state:
         out.append(f"  failed state: {one_line(inv.failed_state)}")
+    if fail_state_line(inv):
+        out.append(f"  ended in Fail state: {one_line(fail_state_line(inv))}")
     if job_line(inv):
         out.append(f"  {one_line(job_line(inv))}")
     when = verdict_when(inv)

@@ -259,3 +259,72 @@ def deny(session: boto3.Session, operation: str, code: str = "AccessDeniedExcept
                 f"perform: {operation} because no identity-based policy allows it"}}, operation)
 
     session.events.register("before-call", handler)
+
+
+# --- botocore Stubber: AWS's documented response shapes where moto has none --------------------
+
+
+class StubbedAws:
+    """An AwsContext whose clients answer from botocore `Stubber` queues.
+
+    Stubber validates every queued response against botocore's service model, so a history
+    served here has exactly the shape AWS documents (botocore/data/stepfunctions/2016-11-23/
+    service-2.json: HistoryEvent and its *EventDetails members).
+    """
+
+    def __init__(self) -> None:
+        from investigator.aws import open_context
+
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                region_name=REGION)
+        self.ctx = open_context(profile=None, region=REGION, deadline=None, session=session)
+        self.stubs: dict[str, Any] = {}
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        session.events.register("before-parameter-build", self._record)
+
+    def _record(self, model: Any = None, params: Any = None, **_: Any) -> None:
+        self.requests.append((getattr(model, "name", "?"), dict(params or {})))
+
+    def stub(self, service: str) -> Any:
+        from botocore.stub import Stubber
+
+        if service not in self.stubs:
+            self.stubs[service] = Stubber(self.ctx.client(service))
+            self.stubs[service].activate()
+        return self.stubs[service]
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        return [p for name, p in self.requests if name == operation]
+
+    def execution(self, arn: str, events: list[dict[str, Any]] | None, *, status: str = "FAILED",
+                  page: int = 100, describe: dict[str, Any] | None = None) -> None:
+        """Queue DescribeExecution, then GetExecutionHistory newest-first in pages of `page`.
+
+        AWS may return fewer events than maxResults ("This is only an upper limit", botocore
+        GetExecutionHistoryInput.maxResults), so fixed pages are a valid AWS answer.
+        """
+        sfn = self.stub("stepfunctions")
+        sm_arn = arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
+        desc = {"executionArn": arn, "stateMachineArn": sm_arn, "name": arn.rsplit(":", 1)[-1],
+                "status": status, "startDate": T0, "input": "{}"}
+        if status != "RUNNING":
+            desc["stopDate"] = T0 + timedelta(hours=1)
+        desc.update(describe or {})
+        sfn.add_response("describe_execution", desc, {"executionArn": arn})
+        if events is None:
+            return
+        newest = sorted(events, key=lambda e: e["id"], reverse=True)
+        for i in range(0, max(len(newest), 1), page):
+            resp: dict[str, Any] = {"events": newest[i:i + page]}
+            if i + page < len(newest):
+                resp["nextToken"] = f"token-{i + page}"
+            sfn.add_response("get_execution_history", resp)
+
+    def close(self) -> None:
+        from investigator.aws import close_context
+
+        close_context(self.ctx)
+
+
+def execution_arn(name: str, machine: str = "training-pipeline") -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"

@@ -63,7 +63,7 @@ def test_reverse_paging_stops_early_on_25000_events(
     res, ctx = _collect(aws, h.execution(aws, sm, "long", b))
     assert res.collected.facts["sfn.failed_state"] == "Train"
     assert res.job is not None and res.job.name == "train-long"
-    assert paged_history["pages"] == 1 and paged_history["events"] <= sfn.FIRST_PAGE
+    assert paged_history["pages"] == 1 and paged_history["events"] <= sfn.PAGE_SIZE
     assert ctx.counter.total == 2
     assert not res.collected.gaps
 
@@ -363,7 +363,7 @@ def test_failure_beyond_the_first_page_reads_the_next(
                            "The account-level service limit is 2 Instances")
     b.add("MapIterationFailed", failed,
           mapIterationFailedEventDetails={"name": "Fanout", "index": 7})
-    for i in range(300):
+    for i in range(sfn.PAGE_SIZE + 100):
         b.add("MapIterationAborted", mapIterationAbortedEventDetails={"name": "Fanout",
                                                                       "index": 100 + i})
     b.add("MapStateFailed")
@@ -382,7 +382,7 @@ def test_unfound_failure_stops_at_the_page_budget(
     aws: boto3.Session, paged_history: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Smaller pages: the same page budget, without moto serialising 5,000 events (slow).
-    monkeypatch.setattr(sfn, "NEXT_PAGE", 100)
+    monkeypatch.setattr(sfn, "PAGE_SIZE", 100)
     sm = h.state_machine(aws)
     b = h.HistoryBuilder()
     while len(b.events) < 24_990:

@@ -1,0 +1,186 @@
+"""Issue 19: pins on the history walk, each failing when the behaviour it names breaks.
+
+Through the collector's public entry point (collect_execution) with botocore Stubber
+histories; the assertions are what a user reads (failed state, error, cause, job).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from botocore.stub import ANY
+
+from investigator.collectors import stepfunctions as sfn
+from tests.collectors import helpers as h
+
+TRAIN = "createTrainingJob.sync"
+PROCESS = "createProcessingJob.sync"
+JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
+
+
+@pytest.fixture
+def aws() -> Iterator[h.StubbedAws]:
+    stub = h.StubbedAws()
+    yield stub
+    stub.close()
+
+
+def _run(aws: h.StubbedAws, name: str, b: h.HistoryBuilder, status: str = "FAILED"
+         ) -> sfn.ExecutionResult:
+    arn = h.execution_arn(name)
+    aws.execution(arn, b.events, status=status)
+    return sfn.collect_execution(aws.ctx, arn)
+
+
+def test_missing_previous_event_ids_fall_back_to_the_preceding_event(aws: h.StubbedAws) -> None:
+    """Some emulators write previousEventId 0 everywhere; the preceding id is used instead."""
+    b = h.HistoryBuilder()
+    b.enter("Prepare", "Pass")
+    b.exit("Prepare", "Pass")
+    h.sync_training_failure(b, "Train", "no-links", "AlgorithmError: exit code 1")
+    for ev in b.events:
+        ev["previousEventId"] = 0
+    res = _run(aws, "nolinks", b)
+    f = res.collected.facts
+    assert f["sfn.failed_state"] == "Train"
+    assert f["sfn.error"] == "States.TaskFailed"
+    assert res.job is not None and res.job.name == "no-links" and res.job_started
+
+
+def test_state_name_read_from_the_cause_when_no_state_was_entered(aws: h.StubbedAws) -> None:
+    """A runtime error whose chain reaches ExecutionStarted: the cause names the state."""
+    b = h.HistoryBuilder()
+    cause = ("An error occurred while executing the state 'LoadConfig' (entered at the event "
+             "id #2). The JSONPath '$.cfg' specified for the field 'InputPath' could not be "
+             "found in the input '{}'")
+    b.execution_failed("States.Runtime", cause)
+    res = _run(aws, "cause-name", b)
+    assert res.collected.facts["sfn.failed_state"] == "LoadConfig"
+    assert res.collected.facts["sfn.error"] == "States.Runtime"
+    assert res.job is None
+
+
+def test_a_retried_then_succeeded_failure_is_not_blamed(aws: h.StubbedAws) -> None:
+    """TaskFailed → TaskScheduled (Retry) → TaskSucceeded, later a Choice routes to Fail."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params("flaky"))
+    b.started(TRAIN)
+    failed = b.task_failed(TRAIN, "SageMaker.AmazonSageMakerException", "ThrottlingException")
+    b.schedule(TRAIN, h.training_params("flaky"), prev=failed)
+    b.started(TRAIN)
+    b.submitted(TRAIN, {"TrainingJobArn": JOB_ARN + "flaky"})
+    b.succeeded(TRAIN)
+    b.exit("Train")
+    b.enter("Gate", "Choice")
+    b.exit("Gate", "Choice")
+    b.enter("Rejected", "Fail")
+    b.execution_failed("Rejected", "F1 below target")
+    res = _run(aws, "retried-ok", b)
+    f = res.collected.facts
+    assert f["sfn.failed_state"] == "Rejected"
+    assert f["sfn.error"] == "Rejected"
+    assert "Throttling" not in f.get("sfn.cause", "")
+
+
+def _nested(aws: h.StubbedAws, levels: int) -> list[str]:
+    """A chain of startExecution.sync executions, the deepest running a failing training."""
+    arns = [h.execution_arn(f"level-{i}", f"machine-{i}") for i in range(levels)]
+    for i, arn in enumerate(arns):
+        b = h.HistoryBuilder()
+        if i == levels - 1:
+            h.sync_training_failure(b, "TrainModel", "deep-job", "AlgorithmError: exit code 3")
+        else:
+            res = "startExecution.sync:2"
+            b.enter(f"RunLevel{i + 1}")
+            b.schedule(res, {"StateMachineArn": arns[i + 1]}, rtype="states")
+            b.started(res, rtype="states")
+            b.submitted(res, {"ExecutionArn": arns[i + 1], "StartDate": 1}, rtype="states")
+            cause = json.dumps({"ExecutionArn": arns[i + 1], "Status": "FAILED",
+                                "Error": "States.TaskFailed", "Cause": "child failed"})
+            b.task_failed(res, "States.TaskFailed", cause, rtype="states")
+            b.execution_failed("States.TaskFailed", cause)
+        aws.execution(arn, b.events)
+    return arns
+
+
+def test_nested_child_is_followed_and_the_parent_timeline_kept(aws: h.StubbedAws) -> None:
+    arns = _nested(aws, 2)
+    res = sfn.collect_execution(aws.ctx, arns[0])
+    f = res.collected.facts
+    assert f["sfn.failed_state"] == "TrainModel"
+    assert f["sfn.parent_failed_state"] == "RunLevel1"
+    assert f["sfn.nested_execution_arn"] == arns[1]
+    assert res.job is not None and res.job.name == "deep-job"
+    events = [t.event for t in res.collected.timeline]
+    assert "TaskFailed: States.TaskFailed" in events  # the parent's own failure
+    assert "child: state TrainModel" not in events  # the child's state never exited …
+    assert any(e.startswith("child: TaskFailed") for e in events)  # … but its failure shows
+
+
+def test_nesting_limit_stops_with_a_gap_and_keeps_what_was_read(aws: h.StubbedAws) -> None:
+    arns = _nested(aws, sfn.MAX_DEPTH + 2)
+    res = sfn.collect_execution(aws.ctx, arns[0])
+    f = res.collected.facts
+    gaps = [g for g in res.collected.gaps if g.code == "NestingLimit"]
+    assert len(gaps) == 1 and arns[sfn.MAX_DEPTH + 1] in gaps[0].message
+    # The deepest execution read: its failed state and the ARN of the one it started.
+    assert f["sfn.nested_execution_arn"] == arns[sfn.MAX_DEPTH]
+    assert f["sfn.failed_state"] == f"RunLevel{sfn.MAX_DEPTH + 1}"
+    assert f["sfn.execution_arn"] == arns[0]
+
+
+def test_job_arn_comes_from_task_submitted(aws: h.StubbedAws) -> None:
+    """Parameters without a job name (e.g. an SDK-generated one): TaskSubmitted's output has
+    the ARN CreateTrainingJob returned."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    params = h.training_params("ignored")
+    del params["TrainingJobName"]
+    b.schedule(TRAIN, params)
+    b.started(TRAIN)
+    b.submitted(TRAIN, {"TrainingJobArn": JOB_ARN + "from-submitted",
+                        "SdkHttpMetadata": {"HttpStatusCode": 200}})
+    b.task_failed(TRAIN, "States.TaskFailed", "job failed")
+    b.execution_failed("States.TaskFailed", "job failed")
+    res = _run(aws, "arn-only", b)
+    assert res.job is not None
+    assert (res.job.name, res.job.kind, res.job.arn) == (
+        "from-submitted", "training", JOB_ARN + "from-submitted")
+    assert res.job_started is True
+
+
+def test_processing_job_from_task_submitted(aws: h.StubbedAws) -> None:
+    arn = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:processing-job/prep-2025-03-01"
+    b = h.HistoryBuilder()
+    b.enter("Preprocess")
+    b.schedule(PROCESS, {"AppSpecification": {"ImageUri": h.IMAGE}})
+    b.started(PROCESS)
+    b.submitted(PROCESS, {"ProcessingJobArn": arn})
+    b.task_failed(PROCESS, "States.TaskFailed", "processing failed")
+    b.execution_failed("States.TaskFailed", "processing failed")
+    res = _run(aws, "processing", b)
+    assert res.job is not None
+    assert (res.job.name, res.job.kind, res.job.arn) == ("prep-2025-03-01", "processing", arn)
+    assert res.collected.facts["sfn.failed_state"] == "Preprocess"
+
+
+def test_history_is_requested_with_execution_data(aws: h.StubbedAws) -> None:
+    """includeExecutionData defaults to true on AWS but a false value drops every event's
+    input/output (botocore GetExecutionHistoryInput), where the job ARN is found; moto
+    ignores the flag, so the request itself is pinned."""
+    b = h.HistoryBuilder()
+    h.sync_training_failure(b, "Train", "with-data", "AlgorithmError: x")
+    arn = h.execution_arn("data")
+    stub = aws.stub("stepfunctions")
+    stub.add_response("describe_execution", {
+        "executionArn": arn, "stateMachineArn": arn.rsplit(":", 1)[0], "status": "FAILED",
+        "startDate": h.T0}, {"executionArn": arn})
+    stub.add_response("get_execution_history", {"events": b.events[::-1]}, {
+        "executionArn": arn, "reverseOrder": True, "includeExecutionData": True,
+        "maxResults": ANY})
+    res = sfn.collect_execution(aws.ctx, arn)
+    stub.assert_no_pending_responses()
+    assert res.job is not None and res.job.name == "with-data"
