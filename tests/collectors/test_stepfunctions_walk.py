@@ -63,17 +63,18 @@ def test_state_name_read_from_the_cause_when_no_state_was_entered(aws: h.Stubbed
 
 
 def test_a_retried_then_succeeded_failure_is_not_blamed(aws: h.StubbedAws) -> None:
-    """TaskFailed → TaskScheduled (Retry) → TaskSucceeded, later a Choice routes to Fail."""
+    """TaskFailed → TaskScheduled (Retry, previousEventId = the failure) → TaskSucceeded; later a
+    Choice routes to a Fail state. The retried failure did not end its state."""
     b = h.HistoryBuilder()
-    b.enter("Train")
-    b.schedule(TRAIN, h.training_params("flaky"))
-    b.started(TRAIN)
-    failed = b.task_failed(TRAIN, "SageMaker.AmazonSageMakerException", "ThrottlingException")
-    b.schedule(TRAIN, h.training_params("flaky"), prev=failed)
-    b.started(TRAIN)
-    b.submitted(TRAIN, {"TrainingJobArn": JOB_ARN + "flaky"})
-    b.succeeded(TRAIN)
-    b.exit("Train")
+    b.enter("Evaluate")
+    b.schedule("invoke", {"FunctionName": "evaluate-model"}, rtype="lambda")
+    b.started("invoke", rtype="lambda")
+    failed = b.task_failed("invoke", "Lambda.ServiceException", "Lambda is unavailable",
+                           rtype="lambda")
+    b.schedule("invoke", {"FunctionName": "evaluate-model"}, rtype="lambda", prev=failed)
+    b.started("invoke", rtype="lambda")
+    b.succeeded("invoke", rtype="lambda")
+    b.exit("Evaluate")
     b.enter("Gate", "Choice")
     b.exit("Gate", "Choice")
     b.enter("Rejected", "Fail")
@@ -82,7 +83,7 @@ def test_a_retried_then_succeeded_failure_is_not_blamed(aws: h.StubbedAws) -> No
     f = res.collected.facts
     assert f["sfn.failed_state"] == "Rejected"
     assert f["sfn.error"] == "Rejected"
-    assert "Throttling" not in f.get("sfn.cause", "")
+    assert f["sfn.cause"] == "F1 below target"
 
 
 def _nested(aws: h.StubbedAws, levels: int) -> list[str]:
