@@ -36,8 +36,10 @@ from investigator.collectors.sfn_history import (
     other_attempts,
     parse_json,
     resource_of,
+    state_from_cause,
     submitted_job_arn,
 )
+from investigator.errors import AwsError
 from investigator.models import Gap, TimelineEvent
 from investigator.redact import redact_text, redact_value
 
@@ -107,9 +109,7 @@ def collect_execution(ctx: AwsContext, arn: str, *, depth: int = 0) -> Execution
         desc = sfn.describe_execution(executionArn=arn)
     except AWS_ERRORS as exc:
         if depth == 0:
-            raise target_error(
-                exc, f"execution {arn}", ctx.region, "states:DescribeExecution"
-            ) from None
+            raise _target_error(exc, arn, ctx.region) from None
         res = ExecutionResult(collected=Collected())
         res.collected.gaps.append(_sfn_gap(exc, "states:DescribeExecution", arn))
         return res
@@ -149,6 +149,20 @@ def read_history(ctx: AwsContext, arn: str, status: str) -> tuple[History, list[
             return history, []
     return history, [_gap("HistoryBudget", f"stopped after {len(history.by_id)} newest history "
                                            f"events of {arn} without finding the failure")]
+
+
+def _target_error(exc: BaseException, arn: str, region: str) -> AwsError:
+    """The target unreadable; a customer managed key refusing is named as such."""
+    code = error_code(exc)
+    if code == "KmsAccessDeniedException":
+        return AwsError(f"access denied by the KMS key of execution {arn}: the caller needs "
+                        "kms:Decrypt on the state machine's customer managed key")
+    if code == "KmsThrottlingException":
+        return AwsError(f"KMS throttled the decryption of execution {arn}; retry later",
+                        retryable=True)
+    if code == "KmsInvalidStateException":
+        return AwsError(f"the KMS key of execution {arn} is disabled or pending deletion")
+    return target_error(exc, f"execution {arn}", region, "states:DescribeExecution")
 
 
 def _gap(code: str, message: str, permission: str | None = None) -> Gap:
@@ -215,7 +229,8 @@ def _failure_facts(f: dict[str, Any], a: Analysis, exec_error: Any, exec_cause: 
     error, cause = root.get("error") or exec_error, root.get("cause") or exec_cause
     f["sfn.error"] = redact_text(error) if error else None
     f["sfn.cause"] = _redact_cause(cause)
-    f["sfn.failed_state"] = a.state
+    # History unreadable or cut short: a runtime error's cause still names the state.
+    f["sfn.failed_state"] = a.state or (state_from_cause(exec_cause) if a.failed else None)
     f["sfn.fail_state"] = a.fail_state
     if a.fail_state is not None:  # a Fail state's Error/Cause become the execution's
         f["sfn.fail_error"] = f["sfn.execution_error"]

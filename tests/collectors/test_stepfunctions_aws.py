@@ -333,3 +333,28 @@ def test_aborted_execution_is_a_stop_not_a_failure(aws: h.StubbedAws) -> None:
     for failure_fact in ("sfn.failed_state", "sfn.error", "sfn.cause", "sfn.failed_event_type"):
         assert failure_fact not in f
     assert res.job is not None and res.job.name == "stopped-1" and res.job_started
+
+
+def test_kms_refusal_on_the_target_names_kms_decrypt(aws: h.StubbedAws) -> None:
+    """DescribeExecution raises KmsAccessDeniedException on a CMK-encrypted state machine
+    (botocore DescribeExecution errors): a one-line error naming the missing permission."""
+    from investigator.errors import AwsError
+
+    arn = h.execution_arn("kms-target")
+    aws.stub("stepfunctions").add_client_error("describe_execution", "KmsAccessDeniedException",
+                                               "KMS said no")
+    with pytest.raises(AwsError, match="kms:Decrypt") as err:
+        sfn.collect_execution(aws.ctx, arn)
+    assert err.value.retryable is False
+
+
+def test_unreadable_history_still_names_the_state_from_the_cause(aws: h.StubbedAws) -> None:
+    arn = h.execution_arn("no-history")
+    cause = ("An error occurred while executing the state 'BuildConfig' (entered at the event "
+             "id #7). Invalid path '$.hp': The choice state's condition path references an "
+             "invalid value.")
+    aws.execution(arn, None, describe={"error": "States.Runtime", "cause": cause})
+    aws.stub("stepfunctions").add_client_error("get_execution_history", "AccessDeniedException")
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.failed_state"] == "BuildConfig"
+    assert [g.missing_permission for g in res.collected.gaps] == ["states:GetExecutionHistory"]

@@ -1,0 +1,44 @@
+"""The history analysis alone: plain HistoryEvent dicts in, the failure out, no boto3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from investigator.collectors import sfn_history as sh
+
+
+def _ev(id_: int, type_: str, prev: int, **details: object) -> dict:
+    return {"id": id_, "type": type_, "previousEventId": prev, "timestamp": 1740830000 + id_,
+            **details}
+
+
+def test_analysis_reads_a_retried_task_without_any_aws_client() -> None:
+    res = {"resourceType": "sagemaker", "resource": "createTrainingJob.sync"}
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _ev(2, "TaskStateEntered", 1, stateEnteredEventDetails={"name": "Train"}),
+        _ev(3, "TaskScheduled", 2, taskScheduledEventDetails={
+            **res, "parameters": '{"TrainingJobName": "t-1"}'}),
+        _ev(4, "TaskFailed", 3, taskFailedEventDetails={
+            **res, "error": "SageMaker.AmazonSageMakerException", "cause": "CapacityError: x"}),
+        _ev(5, "TaskScheduled", 4, taskScheduledEventDetails={
+            **res, "parameters": '{"TrainingJobName": "t-2"}'}),
+        _ev(6, "TaskFailed", 5, taskFailedEventDetails={
+            **res, "error": "States.TaskFailed", "cause": "AlgorithmError: y"}),
+        _ev(7, "ExecutionFailed", 6, executionFailedEventDetails={"error": "States.TaskFailed"}),
+    ]
+    history = sh.History()
+    history.add(events[::-1])
+    a = sh.analyse(history, "FAILED")
+    assert (a.state, a.status, len(a.attempts)) == ("Train", "FAILED", 2)
+    assert a.root is events[5]
+    assert sh.job_from_params(a.scheduled or {}).name == "t-2"  # type: ignore[union-attr]
+    assert [(n, sh.details(e)["cause"]) for n, e in sh.other_attempts(a)] == [
+        (1, "CapacityError: x")]
+
+
+def test_the_analysis_module_does_not_import_boto3() -> None:
+    code = ("import sys, investigator.collectors.sfn_history; "
+            "sys.exit(1 if {'boto3', 'botocore'} & set(sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
