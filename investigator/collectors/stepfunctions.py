@@ -47,8 +47,10 @@ SOURCE = "sfn"
 # Every page asks for the same maxResults: AWS wants all arguments but nextToken unchanged
 # across pages (botocore GetExecutionHistoryInput.nextToken). The failure is nearly always
 # within the newest few dozen events.
-PAGE_SIZE = 500
-MAX_PAGES = 8  # 4,000 events newest-first at most
+PAGE_SIZE = 200
+# 3,000 events newest-first at most: 16 history calls in the worst case, which still leaves
+# the rest of the 30-call budget to the job, its logs, its image and the last good run.
+MAX_PAGES = 15
 MAX_DEPTH = 2  # nested executions followed (parent → child → grandchild)
 MAX_TIMELINE = 150
 MAP_CHILDREN = 100  # failed children of a Distributed Map run listed (one call)
