@@ -244,6 +244,10 @@ def analyse(history: History, described_status: str) -> Analysis:
 
 def _find_failure(history: History, a: Analysis) -> None:
     assert a.terminal is not None
+    named = _named_failure_before(history, a.terminal)
+    if named is not None:
+        _take_root(history, named, a)
+        return
     ev = history.prev(a.terminal)
     container: dict[str, Any] | None = None  # first Map/Parallel failure on the chain
     while ev is not None:
@@ -271,6 +275,18 @@ def _find_failure(history: History, a: Analysis) -> None:
             return
         ev = history.prev(ev)
     a.state = state_from_cause(details(a.terminal).get("cause"))
+
+
+def _named_failure_before(history: History, terminal: dict[str, Any]) -> dict[str, Any] | None:
+    """A failure event naming its state written just before the end (container failures and
+    aborts in between): believed even when the links around it point elsewhere."""
+    for i in range(int(terminal["id"]) - 1, 0, -1):
+        ev = history.by_id.get(i)
+        t = str((ev or {}).get("type", ""))
+        if ev is None or (t not in CONTAINER_FAILURES and not t.endswith("Aborted")):
+            named = details(ev).get("state") if ev is not None else None
+            return ev if t in ROOT_FAILURES and isinstance(named, str) and named else None
+    return None
 
 
 def _find_stop(history: History, a: Analysis) -> None:

@@ -213,3 +213,27 @@ def test_jsonata_evaluation_error_is_orchestration(aws: h.StubbedAws) -> None:
     assert inv.failed_state == "Train"
     assert res.job is None
     assert inv.finding.category == "orchestration"
+
+
+def test_evaluation_failed_named_state_wins_even_when_every_link_points_back(
+    aws: h.StubbedAws
+) -> None:
+    """Both EvaluationFailed and ExecutionFailed linked to the previous state's exit: the
+    event's `state` member (botocore EvaluationFailedEventDetails.state) still decides."""
+    b = h.HistoryBuilder()
+    b.enter("State1", "Pass")
+    exited = b.exit("State1", "Pass")
+    b.enter("State2", "Pass", prev=exited)
+    cause = ("An error occurred while executing the state 'State2' (entered at the event id "
+             "#4). The JSONata expression '$undefinedVar' specified for the field 'Output' "
+             "returned nothing (undefined).")
+    b.add("EvaluationFailed", exited, evaluationFailedEventDetails={
+        "error": "States.QueryEvaluationError", "cause": cause, "location": "Output",
+        "state": "State2"})
+    b.execution_failed("States.QueryEvaluationError", cause, prev=exited)
+    arn = h.execution_arn("jsonata-links")
+    aws.execution(arn, b.events)
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert (f["sfn.failed_state"], f["sfn.error"]) == ("State2", "States.QueryEvaluationError")
+    assert f["sfn.failed_event_type"] == "EvaluationFailed"
