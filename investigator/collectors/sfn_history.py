@@ -450,7 +450,7 @@ def attempt_labels(a: Analysis) -> dict[int, str]:
     n = len(a.attempts)
     if n < 2:
         return {}
-    return {int(at.failed["id"]): f"{a.state} attempt {i + 1} of {n}"
+    return {int(at.failed["id"]): f"{a.state or 'task'} attempt {i + 1} of {n}"
             for i, at in enumerate(a.attempts) if at.failed is not None}
 
 
