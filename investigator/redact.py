@@ -34,7 +34,10 @@ _BENIGN_NAME = re2.compile(
 # (pattern, replacement): replacements keep the name so the reader still knows what was there.
 _RULES: list[tuple[str, str]] = [
     # Quoted values first, so a secret with spaces is masked whole.
-    (rf"(?i)(\b(?P<name>{_SECRET_NAME})[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')", rf"\1\"{MASK}\""),
+    (
+        rf"(?i)(\b(?P<name>{_SECRET_NAME})[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')",
+        rf"\1\"{MASK}\"",
+    ),
     (r"(?i)(\bpass(?:word|wd)?[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')", rf"\1\"{MASK}\""),
     # NAME=value / NAME: value / "NAME": "value" for secret-looking names (incl. *_TOKEN, *_SECRET)
     (

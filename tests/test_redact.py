@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from investigator.models import Evidence, Target
-from investigator.redact import MASK, _RULES, is_secret_name, redact_model, redact_text, redact_value
+from investigator.redact import (
+    _RULES,
+    MASK,
+    is_secret_name,
+    redact_model,
+    redact_text,
+    redact_value,
+)
 
 # (rule, text holding a secret, the secret itself): one realistic line per shape.
 SECRETS = [
