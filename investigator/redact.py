@@ -8,6 +8,7 @@ is untrusted, so the patterns run on RE2 (linear time).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, TypeVar
 
 import re2
@@ -73,20 +74,15 @@ def _is_arn_resource_type(match: Any) -> bool:
     )
 
 
-def _replacement(rx: Any, template: str) -> Any:
+def _substitute(template: str, match: Any) -> str:
     """The template, except where the secret-looking name is tokenizer vocabulary."""
-    if "name" not in rx.groupindex:
-        return template
-
-    def repl(match: Any) -> str:
-        if _BENIGN_NAME.search(match.group("name")) or _is_arn_resource_type(match):
-            return match.group(0)
-        return match.expand(template)
-
-    return repl
+    name = match.groupdict().get("name")
+    if name and (_BENIGN_NAME.search(name) or _is_arn_resource_type(match)):
+        return match.group(0)
+    return match.expand(template)
 
 
-_COMPILED = [(rx, _replacement(rx, r)) for rx, r in ((re2.compile(p), r) for p, r in _RULES)]
+_COMPILED = [(re2.compile(p), partial(_substitute, r)) for p, r in _RULES]
 _SECRET_KEY = re2.compile(rf"(?i)^{_SECRET_NAME}$|^(?:pass(?:word|wd)?|pwd)$")
 
 T = TypeVar("T")
@@ -120,5 +116,5 @@ def redact_value(value: Any, key: str | None = None) -> Any:
 def redact_model(model: T) -> T:
     """A copy of a pydantic model with every string in it redacted."""
     assert isinstance(model, BaseModel)
-    data = redact_value(model.model_dump(mode="python"))
+    data = redact_value(model.model_dump())
     return type(model).model_validate(data)  # type: ignore[return-value]

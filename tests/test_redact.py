@@ -107,3 +107,17 @@ def test_model_is_redacted_everywhere():
     evidence = Evidence(target=Target(kind="log", name="HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345"))
     out = redact_model(evidence)
     assert "hf_AbCdEf" not in out.model_dump_json()
+
+
+def test_an_empty_secret_stays_visibly_empty():
+    # "the token was not set" is a diagnosis; masking it would hide that.
+    assert redact_value({"HF_TOKEN": "", "WANDB_API_KEY": None}) == {"HF_TOKEN": "", "WANDB_API_KEY": None}
+    assert redact_value({"HF_TOKEN": "x"}) == {"HF_TOKEN": MASK}
+
+
+def test_a_secrets_manager_arn_keeps_its_name_but_a_secret_value_does_not():
+    arn = "arn:aws:secretsmanager:us-west-2:123456789012:secret:prod-db"
+    assert redact_text(f"AccessDenied on {arn}") == f"AccessDenied on {arn}"
+    assert redact_text(arn) == arn
+    assert "prod-db" not in redact_text("SECRET: prod-db")
+    assert "hunter2" not in redact_text("ERROR:secret=hunter2")
