@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench eval package runbook system-deps clean
+.PHONY: venv demo test lint bench eval package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -50,6 +50,10 @@ bench: venv
 eval: venv
 	$(PY) -m tests.corpus.evaluate
 
+# Mutation score per core module (a measurement: not part of `make test` or CI).
+mutation: venv
+	$(PY) scripts/mutation.py $(MODULES)
+
 package: venv
 	bash scripts/package.sh
 
@@ -57,4 +61,4 @@ runbook: venv
 	$(VENV)/bin/investigate runbook --output docs/runbook
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache bench/out
+	rm -rf $(VENV) dist build .pytest_cache bench/out mutants

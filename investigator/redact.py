@@ -8,6 +8,7 @@ is untrusted, so the patterns run on RE2 (linear time).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, TypeVar
 
 import re2
@@ -16,20 +17,32 @@ from pydantic import BaseModel
 MASK = "***REDACTED***"
 
 # Names whose values are secrets wherever they appear (env, hyperparameters, key=value text).
+# The secret word must end a word part (`HF_TOKEN`, `TOKEN_FILE`, `SECRET_KEY_BASE`), so
+# `TOKENIZERS_PARALLELISM`, `max_new_tokens` or `SECRETS_MANAGER_ARN` are not secrets.
 _SECRET_NAME = (
     r"[A-Za-z0-9_.-]*"
     r"(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)"
-    r"[A-Za-z0-9_]*"
+    r"(?:_[A-Za-z0-9]+)*"
+)
+# Tokenizer vocabulary, not credentials: `pad_token`, `eos_token_id`, `max_token_length`...
+# (Hugging Face configs and warnings print these constantly.)
+_BENIGN_NAME = re2.compile(
+    r"(?i)(?:^|[_.-])(?:pad|eos|bos|unk|sep|cls|mask|special|additional_special|max|min|num|"
+    r"total|vocab|decoder_start)_token(?:_|$)"
+    r"|_token_(?:ids?|len|length|count|type|limit)$|^token_(?:ids?|type_ids?)$"
 )
 
 # (pattern, replacement): replacements keep the name so the reader still knows what was there.
 _RULES: list[tuple[str, str]] = [
     # Quoted values first, so a secret with spaces is masked whole.
-    (rf"(?i)(\b{_SECRET_NAME}[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')", rf"\1\"{MASK}\""),
+    (
+        rf"(?i)(\b(?P<name>{_SECRET_NAME})[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')",
+        rf"\1\"{MASK}\"",
+    ),
     (r"(?i)(\bpass(?:word|wd)?[\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*')", rf"\1\"{MASK}\""),
     # NAME=value / NAME: value / "NAME": "value" for secret-looking names (incl. *_TOKEN, *_SECRET)
     (
-        rf"(?i)(\b{_SECRET_NAME}[\"']?\s*[=:]\s*[\"']?)([^\s\"',;}}&]+)",
+        rf"(?i)(\b(?P<name>{_SECRET_NAME})[\"']?\s*[=:]\s*[\"']?)([^\s\"',;}}&]+)",
         rf"\1{MASK}",
     ),
     (r"(?i)(\bpass(?:word|wd)?[\"']?\s*[=:]\s*[\"']?)([^\s\"',;}&]+)", rf"\1{MASK}"),
@@ -50,7 +63,26 @@ _RULES: list[tuple[str, str]] = [
     # PEM private keys (the header line is enough to know the rest is secret)
     (r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*", f"-----BEGIN PRIVATE KEY-----{MASK}"),
 ]
-_COMPILED = [(re2.compile(p), r) for p, r in _RULES]
+
+
+def _is_arn_resource_type(match: Any) -> bool:
+    """`arn:aws:secretsmanager:…:secret:NAME` names a secret; it is not one."""
+    start = match.start()
+    name = match.group("name").lower()
+    return name == "secret" and start > 0 and match.string[start - 1] == ":" and (
+        "arn:" in match.string[max(0, start - 120) : start]
+    )
+
+
+def _substitute(template: str, match: Any) -> str:
+    """The template, except where the secret-looking name is tokenizer vocabulary."""
+    name = match.groupdict().get("name")
+    if name and (_BENIGN_NAME.search(name) or _is_arn_resource_type(match)):
+        return match.group(0)
+    return match.expand(template)
+
+
+_COMPILED = [(re2.compile(p), partial(_substitute, r)) for p, r in _RULES]
 _SECRET_KEY = re2.compile(rf"(?i)^{_SECRET_NAME}$|^(?:pass(?:word|wd)?|pwd)$")
 
 T = TypeVar("T")
@@ -65,7 +97,7 @@ def redact_text(text: str) -> str:
 
 
 def is_secret_name(name: str) -> bool:
-    return _SECRET_KEY.search(name) is not None
+    return _SECRET_KEY.search(name) is not None and _BENIGN_NAME.search(name) is None
 
 
 def redact_value(value: Any, key: str | None = None) -> Any:
@@ -84,5 +116,5 @@ def redact_value(value: Any, key: str | None = None) -> Any:
 def redact_model(model: T) -> T:
     """A copy of a pydantic model with every string in it redacted."""
     assert isinstance(model, BaseModel)
-    data = redact_value(model.model_dump(mode="python"))
+    data = redact_value(model.model_dump())
     return type(model).model_validate(data)  # type: ignore[return-value]

@@ -35,7 +35,8 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm-train:2024.06.03"
 DIGEST = "sha256:9f2b7c1d5e8a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c"
 STREAM = f"{JOB}/algo-1-1717405980"
 
-# Secrets that must never reach any format (all shapes redact.py knows).
+# Secrets that must never reach any format (every shape redact.py knows is pinned in
+# tests/test_redact.py; these three cover the paths a report takes).
 HF_TOKEN = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345"
 AKIA = "AKIAIOSFODNN7EXAMPLE"
 WANDB_KEY = "3f9a6c1e2b7d4a5f8c0e1d2b3a4f5e6d7c8b9a00"

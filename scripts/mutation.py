@@ -1,0 +1,70 @@
+"""`make mutation`: run mutmut on the core modules and print the score per module.
+
+A measurement, not a gate: it is not part of `make test` or CI (a full run takes tens of
+minutes on two cores). mutmut is configured in pyproject.toml ([tool.mutmut]); each mutant
+runs against the tests that reach it. Equivalent mutants that cannot be killed are listed
+with their reason in docs/testing.md.
+
+    python scripts/mutation.py                  # every module in [tool.mutmut].only_mutate
+    python scripts/mutation.py investigator.redact investigator.classifier.rank
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# mutmut's result words; "killed" covers a failing test, a timeout or a crash.
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+
+
+def modules() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return [p.removesuffix(".py").replace("/", ".") for p in config["only_mutate"]]
+
+
+def run(selected: list[str]) -> None:
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    subprocess.run([mutmut, "run", *(f"{m}.*" for m in selected)], cwd=ROOT, check=False)
+
+
+def results() -> dict[str, str]:
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    out = subprocess.run(
+        [mutmut, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    pairs = (line.strip().rpartition(": ") for line in out.splitlines() if ": " in line)
+    return {name: status for name, _, status in pairs}
+
+
+def module_of(mutant: str, selected: list[str]) -> str | None:
+    return next((m for m in selected if mutant.startswith(m + ".")), None)
+
+
+def report(selected: list[str]) -> None:
+    tally: dict[str, Counter[str]] = {m: Counter() for m in selected}
+    for mutant, status in results().items():
+        module = module_of(mutant, selected)
+        if module and status != "not checked":
+            tally[module][status] += 1
+    print(f"\n{'module':45} {'killed':>7} {'total':>6} {'score':>7}")
+    for module, counts in tally.items():
+        total = sum(counts.values())
+        killed = sum(n for s, n in counts.items() if s in KILLED)
+        score = f"{100 * killed / total:.1f}%" if total else "-"
+        print(f"{module:45} {killed:7d} {total:6d} {score:>7}")
+
+
+def main(argv: list[str]) -> int:
+    selected = argv or modules()
+    run(selected)
+    report(selected)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

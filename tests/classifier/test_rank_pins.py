@@ -1,0 +1,110 @@
+"""Ranking, pinned by the verdict a user sees: which rule wins, and how sure it says it is.
+
+Each test changes one thing (a fact, an indent, a line's position) and shows the verdict
+moves with it, so the behaviour cannot be switched off unnoticed (see issue "Tests that
+pin behaviour": these were the mutants that survived)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from investigator.classifier import classify
+from tests.classifier.test_engine import evidence, library, rule
+
+
+def _verdict(tmp_path: Path, rules: list[dict], log: str, facts: dict | None = None):
+    inv = classify(evidence(log, facts), library(tmp_path, *rules))
+    return inv.finding
+
+
+OOM = rule("oom", "resources", priority=50, patterns={"any": ["CUDA out of memory"]})
+
+
+def test_a_completed_job_means_the_errors_in_its_log_were_handled(tmp_path):
+    log = "step 10\nCUDA out of memory. Tried to allocate 2.00 GiB\nstep 11 done"
+    failed = _verdict(tmp_path / "a", [OOM], log)
+    assert failed.category == "resources"
+    completed = _verdict(tmp_path / "b", [OOM], log, {"sagemaker.status": "Completed"})
+    assert completed.category == "none"
+    # ...but a job that failed keeps its errors even with a success marker earlier.
+    again = _verdict(tmp_path / "c", [OOM], log, {"sagemaker.status": "Failed"})
+    assert again.category == "resources"
+
+
+def test_a_close_runner_up_of_another_category_lowers_confidence(tmp_path):
+    deps_close = rule("deps-close", "deps", priority=48, patterns={"any": ["pip check failed"]})
+    deps_far = rule("deps-far", "deps", priority=20, patterns={"any": ["pip check failed"]})
+    log = "pip check failed\nCUDA out of memory. Tried to allocate 2.00 GiB"
+    sure = _verdict(tmp_path / "a", [OOM, deps_far], log)
+    unsure = _verdict(tmp_path / "b", [OOM, deps_close], log)
+    assert sure.rule == unsure.rule == "oom"
+    assert unsure.confidence < sure.confidence
+    assert round(sure.confidence - unsure.confidence, 2) == 0.1
+
+
+SIZE = rule("size-mismatch", "code", priority=40, patterns={"any": ["size mismatch for"]})
+MOD = rule("module", "deps", priority=50, patterns={"any": [r"No module named '(?P<m>\w+)'"]})
+
+
+def test_the_final_exception_continues_onto_its_indented_message_line(tmp_path):
+    indented = (
+        "No module named 'wandb'\n"
+        "RuntimeError: loading state_dict failed for Net\n"
+        "\tsize mismatch for fc.weight: copying a param with shape [10, 512]"
+    )
+    assert _verdict(tmp_path / "a", [SIZE, MOD], indented).rule == "size-mismatch"
+    # Another error printed after a final exception that has its own message is not it.
+    separate = (
+        "No module named 'wandb'\n"
+        "RuntimeError: boom\n"
+        "size mismatch for fc.weight: copying a param with shape [10, 512]"
+    )
+    assert _verdict(tmp_path / "b", [SIZE, MOD], separate).rule == "module"
+
+
+def test_unknown_category_rules_rank_last_whatever_their_priority(tmp_path):
+    loud = rule("loud-generic", "unknown", priority=95, patterns={"any": ["Traceback"]})
+    quiet = rule("quiet-code", "code", priority=10, confidence="low", patterns={"any": ["KeyError"]})
+    finding = _verdict(tmp_path, [loud, quiet], "Traceback (most recent call last):\nKeyError 'x'")
+    assert finding.rule == "quiet-code"
+
+
+def test_ties_go_to_the_most_recent_evidence_before_the_rule_id(tmp_path):
+    early = rule("a-early", "code", priority=30, patterns={"any": ["first problem"]})
+    late = rule("z-late", "code", priority=30, patterns={"any": ["second problem"]})
+    log = "first problem\nsomething\nsecond problem"
+    assert _verdict(tmp_path, [early, late], log).rule == "z-late"
+
+
+def test_ties_on_the_same_line_go_to_the_rule_citing_more_lines(tmp_path):
+    more = rule("z-more", "code", priority=30, patterns={"any": ["setup broke", "it failed"]})
+    fewer = rule("a-fewer", "code", priority=30, patterns={"any": ["it failed"]})
+    log = "setup broke\nother\nit failed"
+    assert _verdict(tmp_path, [more, fewer], log).rule == "z-more"
+
+
+def test_rank_prefixed_and_exception_lines_count_as_the_final_exception(tmp_path):
+    cause = rule("cause", "deps", priority=50, patterns={"any": ["early hint"]})
+    rank_line = rule("rank-err", "distributed", priority=40, patterns={"any": ["boom happened"]})
+    log = "early hint\n[rank0]: RuntimeError: boom happened"
+    assert _verdict(tmp_path / "a", [cause, rank_line], log).rule == "rank-err"
+    java = rule("java-err", "code", priority=40, patterns={"any": ["state is bad"]})
+    log2 = "early hint\njava.lang.IllegalStateException: state is bad"
+    assert _verdict(tmp_path / "b", [cause, java], log2).rule == "java-err"
+    # Without an exception shape the earlier, higher-priority cause wins.
+    plain = "early hint\nboom happened"
+    assert _verdict(tmp_path / "c", [cause, rank_line], plain).rule == "cause"
+
+
+def test_ties_across_streams_go_to_the_stream_read_last(tmp_path):
+    from investigator.models import Evidence, LogEvent, LogStream, Target
+
+    early = rule("a-early", "code", priority=30, patterns={"any": ["first problem"]})
+    late = rule("z-late", "code", priority=30, patterns={"any": ["second problem"]})
+    streams = [
+        LogStream(name="algo-1", events=[LogEvent(message="x"), LogEvent(message="x"),
+                                         LogEvent(message="first problem")]),
+        LogStream(name="algo-2", events=[LogEvent(message="second problem")]),
+    ]  # fmt: skip
+    ev = Evidence(target=Target(kind="log", name="t"), logs=streams)
+    assert classify(ev, library(tmp_path, early, late)).finding.rule == "z-late"
