@@ -43,6 +43,9 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.entrypoint": FactSpec(list, "ContainerEntrypoint override"),
     "sagemaker.arguments": FactSpec(list, "ContainerArguments override"),
     "sagemaker.hyperparameters": FactSpec(dict, "hyperparameters (secrets redacted)"),
+    "sagemaker.hyperparameter_names": FactSpec(
+        list, "names of the job's own hyperparameters (SageMaker's sagemaker_* entries left out)"
+    ),
     "sagemaker.environment": FactSpec(dict, "environment names (values redacted)"),
     "sagemaker.role_arn": FactSpec(_STR, "execution role ARN"),
     "sagemaker.max_runtime_s": FactSpec(_NUM, "StoppingCondition.MaxRuntimeInSeconds"),
@@ -51,7 +54,9 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.spot": FactSpec(bool, "managed spot training enabled"),
     "sagemaker.vpc": FactSpec(bool, "job runs in a VPC"),
     "sagemaker.network_isolation": FactSpec(bool, "EnableNetworkIsolation"),
-    "sagemaker.input_channels": FactSpec(list, "channel names"),
+    "sagemaker.input_channels": FactSpec(
+        list, "channel names (absent when the job declares none, or was not read)"
+    ),
     "sagemaker.input_uris": FactSpec(list, "S3 URIs of the input channels"),
     "sagemaker.output_path": FactSpec(_STR, "S3 output path"),
     "sagemaker.created": FactSpec(_STR, "CreationTime, ISO 8601"),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import re2
 
 from investigator.classifier.scanner import Hit
-from investigator.classifier.schema import Condition, Pattern, Rule
+from investigator.classifier.schema import LINE_OPERATORS, Condition, Pattern, Rule
 from investigator.facts import source_of
 
 Verdict = Literal["match", "no-match", "inconclusive"]
@@ -76,6 +76,35 @@ def check_condition(cond: Condition, facts: dict[str, Any]) -> bool:
     return False
 
 
+def _names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        value = list(value)
+    items = value if isinstance(value, list) else [value]
+    return {_norm(str(x)) for x in items}
+
+
+def _norm(name: str) -> str:
+    # `learning-rate` in the job and `learning_rate` in argparse's message are one name.
+    return name.strip().strip("-").lower().replace("-", "_")
+
+
+def _tokens(text: str) -> set[str]:
+    """Whole words of a (bounded) cited line; no regex on log text here."""
+    return {_norm(t) for t in "".join(c if c.isalnum() or c in "_-" else " " for c in text).split()}
+
+
+def check_line_condition(cond: Condition, cited: list[Hit], facts: dict[str, Any]) -> bool:
+    """A condition that joins a fact with the lines the rule cites (LINE_OPERATORS)."""
+    value = facts.get(cond.fact)
+    if value is None:
+        return cond.if_missing
+    names = _names(value)
+    if cond.op == "token_in_line":
+        return any(names & _tokens(h.text) for h in cited if h.source == "logs")
+    captured = [h.groups[cond.value] for h in cited if h.groups.get(cond.value)]
+    return any(_norm(c) not in names for c in captured)
+
+
 def _within_window(groups: list[list[Hit]], window: int) -> list[Hit] | None:
     """One hit per group, all in the same stream and within `window` lines, if possible."""
     for anchor in groups[0]:
@@ -108,19 +137,11 @@ def evaluate(
 
     if any(_hits(i, hits) for i in crule.none):
         return RuleResult(rule, "no-match")
-    failed = [c for c in rule.conditions if not check_condition(c, facts)]
+    failed = [
+        c for c in rule.conditions if c.op not in LINE_OPERATORS and not check_condition(c, facts)
+    ]
     if failed:
-        # A fact absent because its source could not be read: we cannot rule this out.
-        unread = sorted(
-            {
-                src
-                for c in failed
-                if c.fact not in facts and (src := source_of(c.fact)) in gap_sources
-            }
-        )
-        if unread:
-            return RuleResult(rule, "inconclusive", missing_sources=sorted({*missing, *unread}))
-        return RuleResult(rule, "no-match")
+        return _failed(rule, failed, facts, gap_sources, missing)
 
     any_hits = [h for i in crule.any for h in _hits(i, hits)]
     all_groups = [_hits(i, hits) for i in crule.all]
@@ -137,7 +158,28 @@ def evaluate(
         cited = chosen
     else:
         cited = [*any_hits, *(h for g in all_groups for h in g)]
-    return RuleResult(rule, "match", cited=_dedupe(cited))
+    cited = _dedupe(cited)
+    late = [
+        c
+        for c in rule.conditions
+        if c.op in LINE_OPERATORS and not check_line_condition(c, cited, facts)
+    ]
+    if late:
+        return _failed(rule, late, facts, gap_sources, missing)
+    return RuleResult(rule, "match", cited=cited)
+
+
+def _failed(
+    rule: Rule, failed: list[Condition], facts: dict[str, Any], gap_sources: set[str],
+    missing: list[str],
+) -> RuleResult:
+    """A condition failed; a fact absent because its source could not be read: inconclusive."""
+    unread = sorted(
+        {src for c in failed if c.fact not in facts and (src := source_of(c.fact)) in gap_sources}
+    )
+    if unread:
+        return RuleResult(rule, "inconclusive", missing_sources=sorted({*missing, *unread}))
+    return RuleResult(rule, "no-match")
 
 
 def _dedupe(hits: list[Hit]) -> list[Hit]:

@@ -16,7 +16,15 @@ from investigator.facts import DEFAULT_PATTERN_SOURCES, FACTS, TEXT_SOURCES
 from investigator.models import Category, Source
 
 Confidence = Literal["high", "medium", "low"]
-Operator = Literal["equals", "in", "matches", "exists", "gt", "lt"]
+Operator = Literal[
+    "equals", "in", "matches", "exists", "gt", "lt", "token_in_line", "group_not_in"
+]
+# Operators that join a fact with the lines a rule cites (checked after its patterns hit):
+# token_in_line: a cited line holds one of the fact's names (list items or mapping keys) as a
+#   whole token, e.g. a plain ValueError naming a hyperparameter the job was given;
+# group_not_in: the named group (`value`) captured something that is not one of the fact's
+#   items, e.g. an /opt/ml/input/data/<channel> the job never declared.
+LINE_OPERATORS = frozenset({"token_in_line", "group_not_in"})
 Expect = Literal["match", "no-match", "inconclusive"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
@@ -108,6 +116,8 @@ class Condition(_Strict):
             _check_regex(self.value)
         if self.op == "exists" and not isinstance(self.value, bool):
             raise ValueError("op 'exists' needs true or false")
+        if self.op == "group_not_in" and not isinstance(self.value, str):
+            raise ValueError("op 'group_not_in' needs the name of a pattern group as value")
         return self
 
 
@@ -184,6 +194,10 @@ class Rule(_Strict):
         if not {"match", "no-match"} <= expects:
             raise ValueError("examples need at least one `match` and one `no-match`")
         self._check_placeholders()
+        groups = {g for p in self.patterns.positive() for g in p.group_names}
+        for c in self.conditions:
+            if c.op == "group_not_in" and c.value not in groups:
+                raise ValueError(f"condition group {c.value!r} is not a group of the patterns")
         return self
 
     def _check_placeholders(self) -> None:

@@ -125,6 +125,7 @@ def _training(d: dict[str, Any]) -> dict[str, Any]:
         "sagemaker.entrypoint": algo.get("ContainerEntrypoint"),
         "sagemaker.arguments": _redact_list(algo.get("ContainerArguments")),
         "sagemaker.hyperparameters": redact_value(hp) if isinstance(hp, dict) else None,
+        "sagemaker.hyperparameter_names": _own_names(hp),
         "sagemaker.max_runtime_s": stop.get("MaxRuntimeInSeconds"),
         "sagemaker.max_wait_s": stop.get("MaxWaitTimeInSeconds"),
         "sagemaker.runtime_s": _runtime(started, ended, d.get("TrainingTimeInSeconds")),
@@ -173,6 +174,13 @@ def _processing(d: dict[str, Any]) -> dict[str, Any]:
         "sagemaker.ended": iso(ended),
         "sagemaker.container_started": started is not None if "ProcessingJobStatus" in d else None,
     }
+
+
+def _own_names(hp: Any) -> list[str] | None:
+    """The job's own hyperparameter names: framework estimators add sagemaker_program etc."""
+    if not isinstance(hp, dict):
+        return None
+    return sorted(str(k) for k in hp if not str(k).startswith("sagemaker_"))
 
 
 def _count(count: Any, groups: list[dict[str, Any]]) -> int | None:

@@ -158,6 +158,8 @@ def condition_words(cond: Condition) -> str:
         "exists": f"{fact} is {'known' if cond.value else 'not known'}",
         "gt": f"{fact} is greater than {_value(cond.value)}",
         "lt": f"{fact} is less than {_value(cond.value)}",
+        "token_in_line": f"a cited line names one of {fact}",
+        "group_not_in": f"the captured `{cond.value}` is not one of {fact}",
     }[cond.op]
     if cond.if_missing and cond.op != "exists":
         words += " (or it is not known)"

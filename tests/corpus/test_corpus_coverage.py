@@ -1,0 +1,36 @@
+"""The corpus is big and wide enough to measure generalisation (issue 10, item 6)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from investigator.models import CATEGORIES
+from tests.corpus.evaluate import samples
+
+MIN_TOTAL = 450
+MIN_PER_FAILURE_CATEGORY = 20
+MIN_HEALTHY = 40
+
+
+def test_corpus_size_and_spread() -> None:
+    items = samples()
+    per = Counter(s.category for s in items)
+    assert len(items) >= MIN_TOTAL
+    thin = {
+        c: per[c]
+        for c in CATEGORIES
+        if c not in ("none", "unknown") and per[c] < MIN_PER_FAILURE_CATEGORY
+    }
+    assert not thin, f"failure categories under {MIN_PER_FAILURE_CATEGORY} excerpts: {thin}"
+    assert per["none"] >= MIN_HEALTHY
+
+
+def test_every_source_thread_is_used_once() -> None:
+    """One excerpt per public thread: a second copy would score the same incident twice."""
+    seen: dict[str, str] = {}
+    dupes = []
+    for s in samples():
+        if s.source in seen:
+            dupes.append((s.path.name, seen[s.source]))
+        seen.setdefault(s.source, s.path.name)
+    assert not dupes, dupes
