@@ -23,8 +23,14 @@ _JOB_NAME = re2.compile(r"^[A-Za-z0-9](?:-*[A-Za-z0-9]){0,62}$")
 _JOB_ARN = re2.compile(
     r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):\d{12}:(training|processing)-job/([A-Za-z0-9-]{1,63})$"
 )
-# Secondary statuses reached only once the instances run the image.
-_RAN = {"Downloading", "Training", "Uploading"}
+# The container has run once SageMaker is uploading its output. `Downloading` is the input data
+# and `Training` begins with the image pull: API_SecondaryStatusTransition documents
+# SecondaryStatus `Training` with StatusMessage "Downloading the training image" at the start
+# of a job, then "Training image download completed. Training in progress."
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_SecondaryStatusTransition.html).
+_RAN_AFTER = {"Uploading"}
+_IMAGE_PULLED = re2.compile(r"(?i)training image download completed")
+_IMAGE_PULLING = re2.compile(r"(?i)downloading the training image")
 
 
 def parse_job_target(name: str, kind: JobKind | None) -> tuple[JobRef, str | None]:
@@ -202,10 +208,28 @@ def _container_started(d: dict[str, Any], transitions: list[dict[str, Any]]) -> 
         return None  # a request, not a job
     if d.get("TrainingJobStatus") == "Completed":
         return True
-    if {t.get("Status") for t in transitions} & _RAN:
+    if {t.get("Status") for t in transitions} & _RAN_AFTER:
         return True
+    training = [str(t.get("StatusMessage") or "") for t in transitions
+                if t.get("Status") == "Training"]
+    if any(_IMAGE_PULLED.search(m) for m in training):
+        return True
+    if training:
+        # Messages "are subject to change": only a pull that never completed says no.
+        return not all(_IMAGE_PULLING.search(m) for m in training)
     # No transitions recorded (some emulators): a start time means it got that far.
     return not transitions and d.get("TrainingStartTime") is not None
+
+
+def image_pulled_at(desc: dict[str, Any]) -> datetime | None:
+    """When SageMaker pulled the training image: the "Downloading the training image" transition.
+
+    That is when a tag was resolved to a digest, so a push after it did not reach this job.
+    """
+    for t in desc.get("SecondaryStatusTransitions") or []:
+        if _IMAGE_PULLING.search(str(t.get("StatusMessage") or "")):
+            return as_datetime(t.get("StartTime"))
+    return None
 
 
 def job_timeline(desc: dict[str, Any], kind: JobKind) -> list[TimelineEvent]:

@@ -151,3 +151,36 @@ def test_job_target_parsing(text: str, expected: tuple) -> None:
 def test_malformed_job_name_is_input_error(bad: str) -> None:
     with pytest.raises(InputError, match="not a SageMaker job name"):
         sm.parse_job_target(bad, "training")
+
+
+# Item 5 of issue 11. API_SecondaryStatusTransition: a job shows SecondaryStatus `Training` with
+# StatusMessage "Downloading the training image" before the container runs, then "Training
+# image download completed. Training in progress."
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_SecondaryStatusTransition.html
+PULL_FAILED = [("Starting", "Preparing the instances for training"),
+               ("Downloading", "Downloading input data"),
+               ("Training", "Downloading the training image"),
+               ("Failed", "Training job failed")]
+
+
+def test_image_pull_failure_never_started_the_container(aws: boto3.Session) -> None:
+    h.training_job(aws, "pull-1", transitions=PULL_FAILED,
+                   reason="ClientError: Cannot pull algorithm container. Either the image does "
+                          "not exist or its permissions are incorrect.")
+    f = _collect(aws, JobRef("pull-1")).facts
+    assert f["sagemaker.container_started"] is False
+
+
+def test_training_after_the_image_download_completed_started_the_container(
+        aws: boto3.Session) -> None:
+    h.training_job(aws, "ran-1", transitions=[*PULL_FAILED[:3], (
+        "Training", "Training image download completed. Training in progress."),
+        ("Failed", "Training job failed")])
+    assert _collect(aws, JobRef("ran-1")).facts["sagemaker.container_started"] is True
+
+
+def test_data_download_alone_is_not_a_started_container(aws: boto3.Session) -> None:
+    h.training_job(aws, "dl-1", transitions=[PULL_FAILED[0], PULL_FAILED[1],
+                                             ("Failed", "Training job failed")],
+                   reason="ClientError: Data download failed: NoSuchKey")
+    assert _collect(aws, JobRef("dl-1")).facts["sagemaker.container_started"] is False

@@ -1,0 +1,47 @@
+"""Issue 11 (jobs side): AWS behaviours moto does not produce, through the whole pipeline.
+
+Each test cites the AWS source of the behaviour it relies on; seeding helpers (and the moto gaps
+they work around) are in tests/collectors/helpers.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from investigator.facts import FACTS, unknown_facts
+from investigator.models import Evidence, Investigation, Target
+from investigator.pipeline import investigate_target
+from tests.collectors import helpers as h
+from tests.collectors.conftest import aws, paged_history  # noqa: F401  (fixtures)
+
+
+def _run(session: boto3.Session, target: Target, **kw: Any) -> tuple[Evidence, Investigation]:
+    ev, inv = investigate_target(target, session=session, **kw)
+    assert unknown_facts(ev.facts) == []
+    wrong = {k: v for k, v in ev.facts.items() if not isinstance(v, FACTS[k].type)}
+    assert wrong == {}
+    return ev, inv
+
+
+def _job(name: str) -> Target:
+    return Target(kind="job", name=name, job_kind="training")
+
+
+def test_image_pull_failure_has_no_log_gap_and_no_inconclusive_log_rules(
+        aws: boto3.Session) -> None:  # noqa: F811
+    """Item 5: SecondaryStatus Training + "Downloading the training image" comes before the
+    container runs (API_SecondaryStatusTransition), so a pull failure has no logs to miss."""
+    h.training_job(aws, "pull-2", transitions=[
+        ("Starting", "Preparing the instances for training"),
+        ("Downloading", "Downloading input data"),
+        ("Training", "Downloading the training image"),
+        ("Failed", "Training job failed")],
+        reason="ClientError: Cannot pull algorithm container. Either the image does not exist "
+               "or its permissions are incorrect.")
+    h.log_stream(aws, "another-job/algo-1-1740830000", ["the log group exists"])
+    ev, inv = _run(aws, _job("pull-2"))
+    assert ev.facts["sagemaker.container_started"] is False
+    assert [g for g in ev.gaps if g.source == "logs"] == []
+    assert not [i for i in inv.inconclusive if "logs" in i.missing_sources]
