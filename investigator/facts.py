@@ -61,6 +61,9 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.container_started": FactSpec(
         bool, "the job got as far as running the image (Downloading/Training seen, or Completed)"
     ),
+    "sagemaker.image_pulled_at": FactSpec(
+        _STR, "when SageMaker pulled the image (the 'Downloading the training image' transition)"
+    ),
     # Instance knowledge (knowledge/instance_types)
     "instance.gpu_model": FactSpec(_STR, "e.g. T4, A10G, A100, H100; absent on CPU instances"),
     "instance.gpu_count": FactSpec(int, "GPUs per instance, 0 on CPU instances"),
@@ -90,7 +93,9 @@ FACTS: dict[str, FactSpec] = {
     "ecr.image_env_names": FactSpec(list, "names of image config Env (values dropped)"),
     "ecr.image_created": FactSpec(_STR, "image config created, ISO 8601"),
     "ecr.image_labels": FactSpec(dict, "image config labels"),
-    "ecr.pushed_after_job_start": FactSpec(bool, "the tag was pushed after the job started"),
+    "ecr.pushed_after_job_start": FactSpec(
+        bool, "the tag was pushed after the job pulled its image (else: after it started)"
+    ),
     "ecr.tag_moved": FactSpec(bool, "the tag now points at another digest than the job ran"),
     "ecr.image_found": FactSpec(bool, "the image URI resolves in ECR"),
     "ecr.image_platforms": FactSpec(list, "os/arch of each image of a manifest list / OCI index"),

@@ -171,7 +171,7 @@ def _job_sources(
 def _image_and_instance(run: _Run) -> None:
     image = run.facts.get("sagemaker.image")
     if image:
-        start = sm.job_start(run.facts) if "sagemaker.status" in run.facts else None
+        start = sm.image_reference_time(run.facts) if "sagemaker.status" in run.facts else None
         run.step("ecr", lambda: ecr.collect_image(run.ctx, image, start))
     run.facts.update(instance_facts(run.facts.get("sagemaker.instance_type")))
 

@@ -6,6 +6,7 @@ they work around) are in tests/collectors/helpers.py.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -45,3 +46,28 @@ def test_image_pull_failure_has_no_log_gap_and_no_inconclusive_log_rules(
     assert ev.facts["sagemaker.container_started"] is False
     assert [g for g in ev.gaps if g.source == "logs"] == []
     assert not [i for i in inv.inconclusive if "logs" in i.missing_sources]
+
+
+def test_tag_pushed_after_the_pull_but_before_training_start_moved(
+        aws: boto3.Session) -> None:  # noqa: F811
+    """Item 8: the tag was resolved when SageMaker pulled the image ("Downloading the training
+    image", API_SecondaryStatusTransition), which comes before TrainingStartTime; a push
+    between the two is not what the job ran."""
+    h.training_job(aws, "moved-1", transitions=[
+        ("Starting", "Preparing the instances for training"),
+        ("Training", "Downloading the training image"),  # created + 1 min
+        ("Training", "Training image download completed. Training in progress."),
+        ("Failed", "Training job failed")])  # TrainingStartTime: created + 4 min
+    h.ecr_image(aws, pushed=h.T0 + timedelta(minutes=2, seconds=30))
+    ev, _ = _run(aws, _job("moved-1"))
+    assert ev.facts["sagemaker.image_pulled_at"] == (h.T0 + timedelta(minutes=1)).isoformat()
+    assert ev.facts["ecr.pushed_after_job_start"] is True
+    assert ev.facts["ecr.tag_moved"] is True
+
+
+def test_tag_pushed_before_the_pull_did_not_move(aws: boto3.Session) -> None:  # noqa: F811
+    h.training_job(aws, "kept-1")
+    h.ecr_image(aws, pushed=h.T0 - timedelta(hours=3))
+    ev, _ = _run(aws, _job("kept-1"))
+    assert ev.facts["ecr.pushed_after_job_start"] is False
+    assert "ecr.tag_moved" not in ev.facts

@@ -63,6 +63,7 @@ def parse_image_uri(uri: str) -> ImageRef | None:
 
 
 def collect_image(ctx: AwsContext, uri: str | None, job_start: datetime | None) -> Collected:
+    """`job_start`: when the job resolved its tag (the image pull, else its start)."""
     c = Collected()
     if not uri:
         c.summary = "no image"

@@ -144,6 +144,7 @@ def _training(d: dict[str, Any]) -> dict[str, Any]:
         "sagemaker.started": iso(started),
         "sagemaker.ended": iso(ended),
         "sagemaker.container_started": _container_started(d, transitions),
+        "sagemaker.image_pulled_at": iso(image_pulled_at(d)),
     }
 
 
@@ -260,4 +261,14 @@ def job_start(facts: dict[str, Any]) -> datetime | None:
     return started or as_datetime(facts.get("sagemaker.created"))
 
 
-__all__ = ["SOURCE", "collect_job", "job_facts", "job_start", "job_timeline", "parse_job_target"]
+def image_reference_time(facts: dict[str, Any]) -> datetime | None:
+    """When the job resolved its image tag: the pull if known, else its start.
+
+    TrainingStartTime can come after the pull, so a push in between would look like one
+    the job already ran.
+    """
+    return as_datetime(facts.get("sagemaker.image_pulled_at")) or job_start(facts)
+
+
+__all__ = ["SOURCE", "collect_job", "image_pulled_at", "image_reference_time", "job_facts",
+           "job_start", "job_timeline", "parse_job_target"]
