@@ -10,7 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
+import pytest
 
+from investigator.errors import AwsError
 from investigator.facts import FACTS, unknown_facts
 from investigator.models import Evidence, Investigation, Target
 from investigator.pipeline import investigate_target
@@ -71,3 +73,37 @@ def test_tag_pushed_before_the_pull_did_not_move(aws: boto3.Session) -> None:  #
     ev, _ = _run(aws, _job("kept-1"))
     assert ev.facts["ecr.pushed_after_job_start"] is False
     assert "ecr.tag_moved" not in ev.facts
+
+
+# Item 11: botocore's sagemaker model lists ResourceNotFound as the error of DescribeTrainingJob
+# and DescribeProcessingJob (service-2.json, "errors": [{"shape": "ResourceNotFound"}]).
+def test_job_target_resource_not_found_is_one_clear_exit_3_line(
+        aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from click.testing import CliRunner
+
+    import investigator.aws as aws_mod
+    from investigator.cli import main
+
+    h.deny(aws, "DescribeTrainingJob", code="ResourceNotFound")
+    monkeypatch.setattr(aws_mod, "make_session", lambda profile=None, region=None: aws)
+    result = CliRunner().invoke(main, ["job", "old-job-1", "--region", h.REGION])
+    assert result.exit_code == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert "training job old-job-1 not found in us-east-1" in lines[0]
+    with pytest.raises(AwsError) as info:
+        investigate_target(_job("old-job-1"), session=aws)
+    assert info.value.retryable is False
+
+
+def test_job_not_found_from_an_execution_is_a_gap(aws: boto3.Session,
+                                                  paged_history: dict) -> None:  # noqa: F811
+    sm = h.state_machine(aws)
+    b = h.HistoryBuilder()
+    h.sync_training_failure(b, "Train", "gone-1", "AlgorithmError: exit code 1")
+    arn = h.execution(aws, sm, "run-gone", b)
+    h.deny(aws, "DescribeTrainingJob", code="ResourceNotFound")
+    ev, inv = _run(aws, Target(kind="execution", name=arn))
+    gap = next(g for g in ev.gaps if g.source == "sagemaker")
+    assert gap.code == "NotFound" and "gone-1" in gap.message
+    assert inv.finding is not None

@@ -12,10 +12,17 @@ from typing import Any
 
 import re2
 
-from investigator.aws import AWS_ERRORS, AwsContext, gap_from_error, target_error
+from investigator.aws import (
+    AWS_ERRORS,
+    AwsContext,
+    error_code,
+    gap_from_error,
+    is_not_found,
+    target_error,
+)
 from investigator.collectors import Collected, JobKind, JobRef, as_datetime, iso
-from investigator.errors import InputError
-from investigator.models import TimelineEvent
+from investigator.errors import AwsError, InputError
+from investigator.models import Gap, TimelineEvent
 from investigator.redact import redact_text, redact_value
 
 SOURCE = "sagemaker"
@@ -56,6 +63,13 @@ def describe(ctx: AwsContext, job: JobRef) -> dict[str, Any]:
     return sm.describe_training_job(TrainingJobName=job.name)
 
 
+def _job_not_found(exc: BaseException) -> bool:
+    """A missing job. botocore's sagemaker model lists `ResourceNotFound` as the only error of
+    DescribeTrainingJob and DescribeProcessingJob; the service is also seen answering
+    ValidationException "Requested resource not found" (both handled by is_not_found)."""
+    return error_code(exc) == "ResourceNotFound" or is_not_found(exc)
+
+
 def _action(job: JobRef) -> str:
     kind = "ProcessingJob" if job.kind == "processing" else "TrainingJob"
     return f"sagemaker:Describe{kind}"
@@ -68,9 +82,16 @@ def collect_job(ctx: AwsContext, job: JobRef, *, is_target: bool) -> tuple[Colle
     try:
         desc = describe(ctx, job)
     except AWS_ERRORS as exc:
-        if is_target:
-            raise target_error(exc, what, ctx.region, _action(job)) from None
-        c.gaps.append(gap_from_error(SOURCE, exc, _action(job), what))
+        if _job_not_found(exc):
+            if is_target:
+                raise AwsError(f"{what} not found in {ctx.region}: check the job name, "
+                               "its kind (--kind) and the region") from None
+            c.gaps.append(Gap(source=SOURCE, code="NotFound",
+                              message=f"{what} not found in {ctx.region} ({_action(job)})"))
+        else:
+            if is_target:
+                raise target_error(exc, what, ctx.region, _action(job)) from None
+            c.gaps.append(gap_from_error(SOURCE, exc, _action(job), what))
         c.summary = c.gaps[-1].code
         return c, None
     c.facts = job_facts(desc, job.kind)
