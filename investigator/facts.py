@@ -36,8 +36,15 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.status_messages": FactSpec(
         _STR, "SecondaryStatusTransitions status messages, one per line", text=True
     ),
-    "sagemaker.instance_type": FactSpec(_STR, "e.g. ml.g4dn.xlarge"),
-    "sagemaker.instance_count": FactSpec(int, "number of instances"),
+    "sagemaker.instance_type": FactSpec(
+        _STR, "e.g. ml.g4dn.xlarge; in a heterogeneous cluster, the failed host's group's type"
+    ),
+    "sagemaker.instance_count": FactSpec(int, "number of instances (all instance groups)"),
+    "sagemaker.instance_groups": FactSpec(
+        list, "heterogeneous cluster: [{name, type, count}] from ResourceConfig.InstanceGroups"
+    ),
+    "sagemaker.failed_host": FactSpec(_STR, "host whose log shows an error first, e.g. algo-2"),
+    "sagemaker.instance_group": FactSpec(_STR, "instance group of the failed host"),
     "sagemaker.volume_size_gb": FactSpec(_NUM, "ML storage volume size"),
     "sagemaker.image": FactSpec(_STR, "training image URI as submitted"),
     "sagemaker.entrypoint": FactSpec(list, "ContainerEntrypoint override"),

@@ -165,6 +165,7 @@ def _job_sources(
     started = run.facts.get("sagemaker.container_started")
     run.step("cloudwatch_logs",
              lambda: cloudwatch_logs.collect_logs(run.ctx, logs_job, container_started=started))
+    run.facts.update(sm.host_instance_facts(run.facts, run.all.logs))
     _image_and_instance(run)
 
 

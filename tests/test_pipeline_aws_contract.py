@@ -16,8 +16,11 @@ from investigator.errors import AwsError
 from investigator.facts import FACTS, unknown_facts
 from investigator.models import Evidence, Investigation, Target
 from investigator.pipeline import investigate_target
+from tests.collectors import conftest as _fixtures
 from tests.collectors import helpers as h
-from tests.collectors.conftest import aws, paged_history  # noqa: F401  (fixtures)
+
+aws = _fixtures.aws
+paged_history = _fixtures.paged_history
 
 
 def _run(session: boto3.Session, target: Target, **kw: Any) -> tuple[Evidence, Investigation]:
@@ -33,7 +36,7 @@ def _job(name: str) -> Target:
 
 
 def test_image_pull_failure_has_no_log_gap_and_no_inconclusive_log_rules(
-        aws: boto3.Session) -> None:  # noqa: F811
+        aws: boto3.Session) -> None:
     """Item 5: SecondaryStatus Training + "Downloading the training image" comes before the
     container runs (API_SecondaryStatusTransition), so a pull failure has no logs to miss."""
     h.training_job(aws, "pull-2", transitions=[
@@ -51,7 +54,7 @@ def test_image_pull_failure_has_no_log_gap_and_no_inconclusive_log_rules(
 
 
 def test_tag_pushed_after_the_pull_but_before_training_start_moved(
-        aws: boto3.Session) -> None:  # noqa: F811
+        aws: boto3.Session) -> None:
     """Item 8: the tag was resolved when SageMaker pulled the image ("Downloading the training
     image", API_SecondaryStatusTransition), which comes before TrainingStartTime; a push
     between the two is not what the job ran."""
@@ -67,7 +70,7 @@ def test_tag_pushed_after_the_pull_but_before_training_start_moved(
     assert ev.facts["ecr.tag_moved"] is True
 
 
-def test_tag_pushed_before_the_pull_did_not_move(aws: boto3.Session) -> None:  # noqa: F811
+def test_tag_pushed_before_the_pull_did_not_move(aws: boto3.Session) -> None:
     h.training_job(aws, "kept-1")
     h.ecr_image(aws, pushed=h.T0 - timedelta(hours=3))
     ev, _ = _run(aws, _job("kept-1"))
@@ -78,7 +81,7 @@ def test_tag_pushed_before_the_pull_did_not_move(aws: boto3.Session) -> None:  #
 # Item 11: botocore's sagemaker model lists ResourceNotFound as the error of DescribeTrainingJob
 # and DescribeProcessingJob (service-2.json, "errors": [{"shape": "ResourceNotFound"}]).
 def test_job_target_resource_not_found_is_one_clear_exit_3_line(
-        aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     import investigator.aws as aws_mod
@@ -97,7 +100,7 @@ def test_job_target_resource_not_found_is_one_clear_exit_3_line(
 
 
 def test_job_not_found_from_an_execution_is_a_gap(aws: boto3.Session,
-                                                  paged_history: dict) -> None:  # noqa: F811
+                                                  paged_history: dict) -> None:
     sm = h.state_machine(aws)
     b = h.HistoryBuilder()
     h.sync_training_failure(b, "Train", "gone-1", "AlgorithmError: exit code 1")
@@ -107,3 +110,58 @@ def test_job_not_found_from_an_execution_is_a_gap(aws: boto3.Session,
     gap = next(g for g in ev.gaps if g.source == "sagemaker")
     assert gap.code == "NotFound" and "gone-1" in gap.message
     assert inv.finding is not None
+
+
+def _heterogeneous(session: boto3.Session, name: str) -> None:
+    """A job on ResourceConfig.InstanceGroups (API_ResourceConfig, API_InstanceGroup); moto keeps
+    the request's InstanceCount, so the backend job gets the heterogeneous config AWS returns."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    h.training_job(session, name)
+    job = sagemaker_backends[h.ACCOUNT][h.REGION].training_jobs[name]
+    job.resource_config = {"VolumeSizeInGB": 100, "InstanceGroups": [
+        {"InstanceType": "ml.c5.18xlarge", "InstanceCount": 1, "InstanceGroupName": "data"},
+        {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 2, "InstanceGroupName": "dnn"}]}
+
+
+def _toolkit_env(group: str, itype: str, host: str) -> str:
+    return (f'Training Env: {{"current_host": "{host}", "current_instance_group": "{group}", '
+            f'"current_instance_type": "{itype}", "hosts": ["algo-1", "algo-2", "algo-3"]}}')
+
+
+def test_heterogeneous_cluster_sums_counts_and_takes_the_failed_hosts_group(
+        aws: boto3.Session) -> None:
+    """Item 10: instance facts come from the group of the host that failed (its own log names its
+    group: https://docs.aws.amazon.com/sagemaker/latest/dg/train-heterogeneous-cluster.html)."""
+    _heterogeneous(aws, "hetero-1")
+    h.log_stream(aws, "hetero-1/algo-1-1740830000",
+                 [_toolkit_env("data", "ml.c5.18xlarge", "algo-1"), "serving batches",
+                  "RuntimeError: connection to dispatcher lost"])
+    h.log_stream(aws, "hetero-1/algo-2-1740830000",
+                 [_toolkit_env("dnn", "ml.p4d.24xlarge", "algo-2"), "step 1",
+                  "RuntimeError: CUDA error: no kernel image is available for execution on the "
+                  "device"])
+    # The data host's error comes later (a consequence); move it after the GPU host's.
+    from moto.logs.models import logs_backends
+
+    streams = logs_backends[h.ACCOUNT][h.REGION].groups["/aws/sagemaker/TrainingJobs"].streams
+    streams["hetero-1/algo-1-1740830000"].events[-1].timestamp += 60_000
+    ev, _ = _run(aws, _job("hetero-1"))
+    f = ev.facts
+    assert f["sagemaker.instance_count"] == 3
+    assert [g["type"] for g in f["sagemaker.instance_groups"]] == ["ml.c5.18xlarge",
+                                                                   "ml.p4d.24xlarge"]
+    assert (f["sagemaker.failed_host"], f["sagemaker.instance_group"]) == ("algo-2", "dnn")
+    assert f["sagemaker.instance_type"] == "ml.p4d.24xlarge"
+    assert f["instance.gpu_model"] == "A100"
+
+
+def test_heterogeneous_host_that_cannot_be_placed_leaves_the_type_unknown(
+        aws: boto3.Session) -> None:
+    _heterogeneous(aws, "hetero-2")
+    h.log_stream(aws, "hetero-2/algo-3-1740830000", ["RuntimeError: boom"])
+    ev, _ = _run(aws, _job("hetero-2"))
+    assert ev.facts["sagemaker.instance_count"] == 3
+    assert ev.facts["sagemaker.failed_host"] == "algo-3"
+    assert "sagemaker.instance_type" not in ev.facts
+    assert "instance.gpu_model" not in ev.facts

@@ -7,7 +7,7 @@ failed `.sync` task carries, so one function serves all three.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import re2
@@ -22,7 +22,7 @@ from investigator.aws import (
 )
 from investigator.collectors import Collected, JobKind, JobRef, as_datetime, iso
 from investigator.errors import AwsError, InputError
-from investigator.models import Gap, TimelineEvent
+from investigator.models import Gap, LogStream, TimelineEvent
 from investigator.redact import redact_text, redact_value
 
 SOURCE = "sagemaker"
@@ -143,9 +143,11 @@ def _training(d: dict[str, Any]) -> dict[str, Any]:
         "sagemaker.status": d.get("TrainingJobStatus"),
         "sagemaker.secondary_status": d.get("SecondaryStatus"),
         "sagemaker.status_messages": _text("\n".join(messages)),
-        "sagemaker.instance_type": res.get("InstanceType")
-        or next((g.get("InstanceType") for g in groups), None),
-        "sagemaker.instance_count": _count(res.get("InstanceCount"), groups),
+        "sagemaker.instance_type": _instance_type(res, groups),
+        "sagemaker.instance_count": _count(res, groups),
+        "sagemaker.instance_groups": [
+            {"name": str(g.get("InstanceGroupName") or ""), "type": str(g.get("InstanceType")),
+             "count": int(g.get("InstanceCount") or 0)} for g in groups],
         "sagemaker.volume_size_gb": res.get("VolumeSizeInGB"),
         "sagemaker.image": algo.get("TrainingImage"),
         "sagemaker.algorithm": algo.get("AlgorithmName"),
@@ -203,11 +205,24 @@ def _processing(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _count(count: Any, groups: list[dict[str, Any]]) -> int | None:
-    if isinstance(count, int):
-        return count
-    total = sum(int(g.get("InstanceCount") or 0) for g in groups)
-    return total or None
+def _instance_type(res: dict[str, Any], groups: list[dict[str, Any]]) -> str | None:
+    """The cluster's instance type; None for a heterogeneous cluster (see host_instance_facts).
+
+    SelectedInstanceType is what SageMaker chose from InstancePreferences (botocore sagemaker
+    model, ResourceConfig).
+    """
+    if res.get("SelectedInstanceType") or res.get("InstanceType"):
+        return res.get("SelectedInstanceType") or res.get("InstanceType")
+    types = {g.get("InstanceType") for g in groups}
+    return types.pop() if len(types) == 1 else None
+
+
+def _count(res: dict[str, Any], groups: list[dict[str, Any]]) -> int | None:
+    """Instances in the cluster: with InstanceGroups (a heterogeneous cluster), their sum."""
+    if groups:
+        return sum(int(g.get("InstanceCount") or 0) for g in groups) or None
+    count = res.get("SelectedInstanceCount") or res.get("InstanceCount")
+    return count if isinstance(count, int) and count > 0 else None
 
 
 def _bool(v: Any) -> bool | None:
@@ -254,6 +269,65 @@ def image_pulled_at(desc: dict[str, Any]) -> datetime | None:
     return None
 
 
+# In a heterogeneous cluster each host's resourceconfig.json names its group and type, and the
+# SageMaker training toolkit logs them ("current_instance_group", "current_instance_type",
+# SM_CURRENT_INSTANCE_GROUP / SM_CURRENT_INSTANCE_TYPE):
+# https://docs.aws.amazon.com/sagemaker/latest/dg/train-heterogeneous-cluster.html
+_HOST_TYPE = re2.compile(r'(?:current_instance_type"?\s*[:=]|SM_CURRENT_INSTANCE_TYPE=)\s*"?'
+                         r"(ml\.[a-z0-9]+\.[a-z0-9]+)")
+_HOST_GROUP = re2.compile(r'(?:current_instance_group"?\s*[:=]|SM_CURRENT_INSTANCE_GROUP=)\s*"?'
+                          r"([A-Za-z0-9_.-]+)")
+_HOST_OF_STREAM = re2.compile(r"/(algo-\d+)-\d+")
+_ERROR_LINE = re2.compile(r"Traceback \(most recent call last\)|^[A-Za-z_.]*(?:Error|Exception)\b"
+                          r"|(?i:exit ?code[ :=]*[1-9])|^Killed\b|Reporting training FAILURE")
+
+
+def host_instance_facts(facts: dict[str, Any], logs: list[LogStream]) -> dict[str, Any]:
+    """In a heterogeneous cluster, the instance type of the host that failed.
+
+    The failed host is the one whose log shows an error first; its group is the one its own
+    log names. Nothing is guessed: an unplaced host leaves the instance type unknown.
+    """
+    groups = facts.get("sagemaker.instance_groups") or []
+    if len({g["type"] for g in groups}) < 2:
+        return {}
+    failed = _first_failing_stream(logs)
+    if failed is None:
+        return {}
+    out: dict[str, Any] = {}
+    host = _HOST_OF_STREAM.search(failed.name)
+    if host:
+        out["sagemaker.failed_host"] = host.group(1)
+    group = _group_of(failed, groups)
+    if group is not None:
+        out["sagemaker.instance_group"] = group["name"]
+        out["sagemaker.instance_type"] = group["type"]
+    return out
+
+
+def _first_failing_stream(logs: list[LogStream]) -> LogStream | None:
+    first: tuple[datetime, int, LogStream] | None = None
+    for i, stream in enumerate(logs):
+        for ev in stream.events:
+            if _ERROR_LINE.search(ev.message):
+                when = ev.timestamp or datetime.max.replace(tzinfo=UTC)
+                if first is None or (when, i) < first[:2]:
+                    first = (when, i, stream)
+                break
+    return first[2] if first else None
+
+
+def _group_of(stream: LogStream, groups: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for ev in stream.events:
+        m = _HOST_GROUP.search(ev.message)
+        if m and (g := next((g for g in groups if g["name"] == m.group(1)), None)):
+            return g
+        m = _HOST_TYPE.search(ev.message)
+        if m and (g := next((g for g in groups if g["type"] == m.group(1)), None)):
+            return g
+    return None
+
+
 def job_timeline(desc: dict[str, Any], kind: JobKind) -> list[TimelineEvent]:
     out: list[TimelineEvent] = []
     created = as_datetime(desc.get("CreationTime"))
@@ -291,5 +365,5 @@ def image_reference_time(facts: dict[str, Any]) -> datetime | None:
     return as_datetime(facts.get("sagemaker.image_pulled_at")) or job_start(facts)
 
 
-__all__ = ["SOURCE", "collect_job", "image_pulled_at", "image_reference_time", "job_facts",
-           "job_start", "job_timeline", "parse_job_target"]
+__all__ = ["SOURCE", "collect_job", "host_instance_facts", "image_pulled_at",
+           "image_reference_time", "job_facts", "job_start", "job_timeline", "parse_job_target"]
