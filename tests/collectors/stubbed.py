@@ -22,6 +22,8 @@ def stubbed(*services: str) -> Iterator[tuple[AwsContext, dict[str, Stubber]]]:
     for service in services:
         client = session.client(service, region_name=REGION, config=CONFIG)
         ctx._clients[f"{service}@{REGION}"] = client
+        # The Stubber answers in before-call: count there first, as the session counter would.
+        client.meta.events.register_first("before-call.*.*", ctx.counter._on_call)
         stubs[service] = Stubber(client)
         stubs[service].activate()
     try:
