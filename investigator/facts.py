@@ -71,6 +71,12 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.image_pulled_at": FactSpec(
         _STR, "when SageMaker pulled the image (the 'Downloading the training image' transition)"
     ),
+    "sagemaker.stopped_by_user": FactSpec(
+        bool, "StopTrainingJob/StopProcessingJob: Stopped, not by a time limit, no FailureReason"
+    ),
+    # A person (or a script) stopped the run: not a failure (pipeline._stop_facts)
+    "stop.by": FactSpec(_STR, "StopExecution | StopTrainingJob | StopProcessingJob"),
+    "stop.at": FactSpec(_STR, "when the run was stopped, ISO 8601"),
     # Instance knowledge (knowledge/instance_types)
     "instance.gpu_model": FactSpec(_STR, "e.g. T4, A10G, A100, H100; absent on CPU instances"),
     "instance.gpu_count": FactSpec(int, "GPUs per instance, 0 on CPU instances"),

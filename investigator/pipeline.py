@@ -23,7 +23,7 @@ from investigator.collectors import sagemaker as sm
 from investigator.collectors import stepfunctions as sfn
 from investigator.errors import InputError
 from investigator.knowledge.instance_types import instance_facts
-from investigator.models import Change, Evidence, Gap, Investigation, Target
+from investigator.models import Change, Evidence, Gap, Investigation, Target, TimelineEvent
 
 Progress = Callable[[str], None]
 FAILED_EXECUTION = {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -189,9 +189,25 @@ def _last_good(run: _Run, fn: Callable[[], lastgood.LastGood]) -> None:
         run.last_good = holder["r"].last_good
 
 
+def _stop_facts(facts: dict[str, Any], timeline: list[TimelineEvent]) -> dict[str, Any]:
+    """stop.by / stop.at when a person stopped the run: StopExecution (the execution ABORTED,
+    and the job, if any, did not fail first) or StopTrainingJob/StopProcessingJob."""
+    if facts.get("sfn.status") == "ABORTED" and facts.get("sagemaker.status") != "Failed":
+        ends = [t.time for t in timeline if t.source == sfn.SOURCE
+                and t.event.startswith("ExecutionAborted")]
+        when = max(ends, default=None)
+        return {"stop.by": "StopExecution", **({"stop.at": when.isoformat()} if when else {})}
+    if facts.get("sagemaker.stopped_by_user"):
+        kind = "ProcessingJob" if facts.get("sagemaker.job_kind") == "processing" else "TrainingJob"
+        when = facts.get("sagemaker.ended")
+        return {"stop.by": f"Stop{kind}", **({"stop.at": when} if when else {})}
+    return {}
+
+
 def _evidence(
     target: Target, run: _Run, ctx: AwsContext, started: float, collected_at: datetime
 ) -> Evidence:
+    run.facts.update(_stop_facts(run.facts, run.all.timeline))
     facts = {"target.kind": target.kind, "target.name": target.name, **run.facts}
     region = target.region or ctx.region
     return Evidence(

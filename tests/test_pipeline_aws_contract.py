@@ -165,3 +165,53 @@ def test_heterogeneous_host_that_cannot_be_placed_leaves_the_type_unknown(
     assert ev.facts["sagemaker.failed_host"] == "algo-3"
     assert "sagemaker.instance_type" not in ev.facts
     assert "instance.gpu_model" not in ev.facts
+
+
+# Item 12: a person's stop is not a failure. API_StopTrainingJob: the job ends Stopped (SIGTERM,
+# then SIGKILL after 120 s) with no FailureReason; API_StopExecution: the execution ends ABORTED.
+SIGTERM_LOG = [
+    "[rank0]: step 4200/20000 loss 1.873 lr 2.9e-4",
+    "WARNING:torch.distributed.elastic.agent.server.api:Received Signals.SIGTERM death signal, "
+    "shutting down workers",
+    "Traceback (most recent call last):",
+    "torch.distributed.elastic.multiprocessing.api.SignalException: Process 212 got signal: 15",
+]
+
+
+def test_stop_training_job_is_none_with_when(aws: boto3.Session) -> None:
+    h.training_job(aws, "stopped-1", status="Stopped", secondary="Stopped", reason=None)
+    h.log_stream(aws, "stopped-1/algo-1-1740830000", SIGTERM_LOG)
+    ev, inv = _run(aws, _job("stopped-1"))
+    assert ev.facts["stop.by"] == "StopTrainingJob"
+    assert inv.finding.category == "none"
+    assert inv.finding.rule == "none-stopped-by-user"
+    ended = (h.T0 + timedelta(minutes=30)).isoformat()
+    assert "StopTrainingJob" in inv.finding.title and ended in inv.finding.title
+
+
+def test_max_runtime_exceeded_is_still_a_timeout_not_a_stop(aws: boto3.Session) -> None:
+    h.training_job(aws, "slow-2", status="Stopped", secondary="MaxRuntimeExceeded", reason=None)
+    h.log_stream(aws, "slow-2/algo-1-1740830000", SIGTERM_LOG)
+    ev, inv = _run(aws, _job("slow-2"))
+    assert "stop.by" not in ev.facts
+    assert inv.finding.category == "timeout"
+
+
+def test_stop_execution_is_none_with_when(aws: boto3.Session, paged_history: dict) -> None:
+    sm = h.state_machine(aws)
+    b = h.HistoryBuilder()
+    res = "createTrainingJob.sync"
+    b.enter("Train")
+    b.schedule(res, h.training_params("aborted-1"))
+    b.started(res)
+    b.submitted(res, {"TrainingJobArn":
+                      f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/aborted-1"})
+    aborted = b.add("ExecutionAborted", seconds=900)
+    arn = h.execution(aws, sm, "run-aborted", b, status="ABORTED")
+    h.training_job(aws, "aborted-1", status="Stopped", secondary="Stopped", reason=None)
+    h.log_stream(aws, "aborted-1/algo-1-1740830000", SIGTERM_LOG)
+    ev, inv = _run(aws, Target(kind="execution", name=arn))
+    assert ev.facts["stop.by"] == "StopExecution"
+    assert ev.facts["stop.at"] == b.events[aborted - 1]["timestamp"].isoformat()
+    assert (inv.finding.category, inv.finding.rule) == ("none", "none-stopped-by-user")
+    assert "StopExecution" in inv.finding.title

@@ -115,12 +115,29 @@ def job_facts(desc: dict[str, Any], kind: JobKind) -> dict[str, Any]:
     f = _training(desc) if kind == "training" else _processing(desc)
     f["sagemaker.job_kind"] = kind
     f["sagemaker.failure_reason"] = _text(desc.get("FailureReason"))
+    f["sagemaker.stopped_by_user"] = _stopped_by_user(desc, kind)
     f["sagemaker.role_arn"] = desc.get("RoleArn")
     f["sagemaker.created"] = iso(desc.get("CreationTime"))
     env = desc.get("Environment")
     if isinstance(env, dict):
         f["sagemaker.environment"] = {str(k): redact_value(v, str(k)) for k, v in env.items()}
     return {k: v for k, v in f.items() if v is not None and v != [] and v != {}}
+
+
+# Stopped sub-states that are limits or interruptions, not a person's StopTrainingJob
+# (API_DescribeTrainingJob SecondaryStatus: MaxRuntimeExceeded and MaxWaitTimeExceeded are
+# Stopped; Interrupted is a managed-spot interruption).
+_STOPPED_BY_LIMIT = {"MaxRuntimeExceeded", "MaxWaitTimeExceeded", "Interrupted"}
+
+
+def _stopped_by_user(d: dict[str, Any], kind: JobKind) -> bool | None:
+    """Stopped through StopTrainingJob/StopProcessingJob: Stopped, no limit, no FailureReason."""
+    status = d.get("TrainingJobStatus" if kind == "training" else "ProcessingJobStatus")
+    if status is None:
+        return None  # a request, not a job
+    if status != "Stopped" or d.get("FailureReason"):
+        return False
+    return kind == "processing" or d.get("SecondaryStatus") not in _STOPPED_BY_LIMIT
 
 
 def _text(value: Any) -> str | None:
