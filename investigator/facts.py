@@ -118,6 +118,23 @@ FACTS: dict[str, FactSpec] = {
     "logs.stream_count": FactSpec(int, "log streams found for the job (one per host and restart)"),
     "logs.streams_read": FactSpec(int, "log streams read"),
     "logs.events_read": FactSpec(int, "log events read over all streams"),
+    # CloudWatch instance metrics of the job's hosts (collectors/metrics.py); percentages
+    "metrics.namespace": FactSpec(
+        _STR, "/aws/sagemaker/TrainingJobs or /aws/sagemaker/ProcessingJobs"
+    ),
+    "metrics.period_s": FactSpec(int, "seconds per data point (Maximum over the period)"),
+    "metrics.hosts": FactSpec(
+        dict, "host → metric (cpu, memory, gpu, gpu_memory, disk) → {peak, last}"
+    ),
+    "metrics.series": FactSpec(dict, "host → metric → [[ISO time, value], ...] for plotting"),
+    "metrics.memory_peak_pct": FactSpec(_NUM, "highest MemoryUtilization of any host"),
+    "metrics.memory_peak_host": FactSpec(_STR, "host with the highest MemoryUtilization"),
+    "metrics.disk_peak_pct": FactSpec(_NUM, "highest DiskUtilization of any host"),
+    "metrics.disk_peak_host": FactSpec(_STR, "host with the highest DiskUtilization"),
+    "metrics.gpu_memory_peak_pct": FactSpec(
+        _NUM, "highest GPUMemoryUtilization of any host (summed over its GPUs)"
+    ),
+    "metrics.gpu_memory_peak_host": FactSpec(_STR, "host with the highest GPUMemoryUtilization"),
     # Step Functions
     "sfn.execution_arn": FactSpec(_STR, "execution ARN"),
     "sfn.state_machine_arn": FactSpec(_STR, "state machine ARN"),
@@ -156,7 +173,8 @@ DEFAULT_PATTERN_SOURCES: tuple[str, ...] = (
 
 
 # Which collected source a fact comes from: a gap on that source explains its absence.
-_FACT_SOURCE = {"sagemaker": "sagemaker", "instance": "sagemaker", "ecr": "ecr", "sfn": "sfn"}
+_FACT_SOURCE = {"sagemaker": "sagemaker", "instance": "sagemaker", "ecr": "ecr", "sfn": "sfn",
+                "metrics": "metrics"}
 
 
 def source_of(fact: str) -> str | None:

@@ -18,7 +18,15 @@ import boto3
 
 from investigator.aws import AwsContext, close_context, open_context
 from investigator.classifier import classify
-from investigator.collectors import REGISTRY, Collected, JobRef, cloudwatch_logs, ecr, lastgood
+from investigator.collectors import (
+    REGISTRY,
+    Collected,
+    JobRef,
+    cloudwatch_logs,
+    ecr,
+    lastgood,
+    metrics,
+)
 from investigator.collectors import sagemaker as sm
 from investigator.collectors import stepfunctions as sfn
 from investigator.errors import InputError
@@ -166,6 +174,9 @@ def _job_sources(
     run.step("cloudwatch_logs",
              lambda: cloudwatch_logs.collect_logs(run.ctx, logs_job, container_started=started))
     run.facts.update(sm.host_instance_facts(run.facts, run.all.logs))
+    if started is not False:  # hosts that never ran the image published no metrics
+        now = datetime.now(UTC)
+        run.step("metrics", lambda: metrics.collect_metrics(run.ctx, run.facts, now))
     _image_and_instance(run)
 
 
