@@ -215,3 +215,44 @@ def test_stop_execution_is_none_with_when(aws: boto3.Session, paged_history: dic
     assert ev.facts["stop.at"] == b.events[aborted - 1]["timestamp"].isoformat()
     assert (inv.finding.category, inv.finding.rule) == ("none", "none-stopped-by-user")
     assert "StopExecution" in inv.finding.title
+
+
+# Item 13: instance metrics (namespace /aws/sagemaker/TrainingJobs, dimension Host =
+# "<job>/algo-N": https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
+def _memory(session: boto3.Session, job: str, host: str, values: list[float]) -> None:
+    cw = session.client("cloudwatch", region_name=h.REGION)
+    cw.put_metric_data(Namespace="/aws/sagemaker/TrainingJobs", MetricData=[
+        {"MetricName": "MemoryUtilization", "Dimensions": [{"Name": "Host", "Value": f"{job}/{host}"}],
+         "Timestamp": h.T0 + timedelta(minutes=5 + i), "Value": v, "Unit": "Percent"}
+        for i, v in enumerate(values)])
+
+
+KILLED_LOG = ["Loading checkpoint shards:  50%|█████     | 2/4 [00:41<00:41, 20.6s/it]",
+              "/opt/ml/code/run.sh: line 12:    97 Killed                  python train.py"]
+
+
+def test_killed_with_memory_full_is_the_oom_killer_with_high_confidence(
+        aws: boto3.Session) -> None:
+    h.training_job(aws, "oom-1", count=2)
+    h.log_stream(aws, "oom-1/algo-1-1740830000", KILLED_LOG)
+    _memory(aws, "oom-1", "algo-1", [35.0, 71.0, 99.2, 100.0])
+    _memory(aws, "oom-1", "algo-2", [30.0, 31.0, 30.5, 30.0])
+    ev, inv = _run(aws, _job("oom-1"))
+    assert ev.facts["metrics.memory_peak_pct"] == 100.0
+    assert ev.facts["metrics.hosts"]["algo-2"]["memory"]["peak"] == 31.0
+    assert inv.finding.rule == "resources-host-oom-memory-full"
+    assert inv.finding.confidence_label == "high"
+    assert "100.0%" in inv.finding.title and "algo-1" in inv.finding.title
+
+
+def test_metrics_denied_is_a_named_gap_and_the_rule_could_not_be_ruled_out(
+        aws: boto3.Session) -> None:
+    h.training_job(aws, "oom-2")
+    h.log_stream(aws, "oom-2/algo-1-1740830000", KILLED_LOG)
+    h.deny(aws, "GetMetricData")
+    ev, inv = _run(aws, _job("oom-2"))
+    gap = next(g for g in ev.gaps if g.source == "metrics")
+    assert (gap.code, gap.missing_permission) == ("AccessDenied", "cloudwatch:GetMetricData")
+    assert inv.finding.rule == "resources-host-oom-killed"  # the log alone: medium confidence
+    unsettled = {i.rule: i.missing_permissions for i in inv.inconclusive}
+    assert unsettled["resources-host-oom-memory-full"] == ["cloudwatch:GetMetricData"]
