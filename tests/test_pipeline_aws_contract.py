@@ -256,3 +256,21 @@ def test_metrics_denied_is_a_named_gap_and_the_rule_could_not_be_ruled_out(
     assert inv.finding.rule == "resources-host-oom-killed"  # the log alone: medium confidence
     unsettled = {i.rule: i.missing_permissions for i in inv.inconclusive}
     assert unsettled["resources-host-oom-memory-full"] == ["cloudwatch:GetMetricData"]
+
+
+def test_failed_job_with_the_disk_full_is_a_full_volume(aws: boto3.Session) -> None:
+    h.training_job(aws, "disk-1", reason="AlgorithmError: ExecuteUserScriptError: ExitCode 1")
+    h.log_stream(aws, "disk-1/algo-1-1740830000", [
+        "Saving model checkpoint to /opt/ml/checkpoints/checkpoint-6000",
+        "RuntimeError: [enforce fail at inline_container.cc:471] . PytorchStreamWriter failed "
+        "writing file data/3: file write failed"])
+    cw = aws.client("cloudwatch", region_name=h.REGION)
+    cw.put_metric_data(Namespace="/aws/sagemaker/TrainingJobs", MetricData=[
+        {"MetricName": "DiskUtilization", "Dimensions": [{"Name": "Host",
+                                                          "Value": "disk-1/algo-1"}],
+         "Timestamp": h.T0 + timedelta(minutes=5 + i), "Value": v, "Unit": "Percent"}
+        for i, v in enumerate([40.0, 81.0, 100.0])])
+    ev, inv = _run(aws, _job("disk-1"))
+    assert ev.facts["metrics.disk_peak_pct"] == 100.0
+    assert (inv.finding.category, inv.finding.rule) == ("resources", "resources-disk-full-metrics")
+    assert "algo-1" in inv.finding.title
