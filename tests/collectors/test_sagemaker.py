@@ -184,3 +184,22 @@ def test_data_download_alone_is_not_a_started_container(aws: boto3.Session) -> N
                                              ("Failed", "Training job failed")],
                    reason="ClientError: Data download failed: NoSuchKey")
     assert _collect(aws, JobRef("dl-1")).facts["sagemaker.container_started"] is False
+
+
+@pytest.mark.parametrize("kind,operation", [("training", "describe_training_job"),
+                                            ("processing", "describe_processing_job")])
+def test_resource_not_found_is_a_clear_not_found(kind: str, operation: str) -> None:
+    """Item 11 of issue 11: botocore's sagemaker model lists ResourceNotFound as the error of
+    DescribeTrainingJob and DescribeProcessingJob."""
+    from tests.collectors.stubbed import stubbed
+
+    with stubbed("sagemaker") as (ctx, stubs):
+        stubs["sagemaker"].add_client_error(operation, "ResourceNotFound",
+                                            "Requested resource not found.", 400)
+        stubs["sagemaker"].add_client_error(operation, "ResourceNotFound",
+                                            "Requested resource not found.", 400)
+        with pytest.raises(AwsError, match=f"{kind} job gone-9 not found in us-east-1") as info:
+            sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=True)
+        c, desc = sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=False)
+    assert info.value.retryable is False
+    assert desc is None and [(g.source, g.code) for g in c.gaps] == [("sagemaker", "NotFound")]
