@@ -36,8 +36,15 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.status_messages": FactSpec(
         _STR, "SecondaryStatusTransitions status messages, one per line", text=True
     ),
-    "sagemaker.instance_type": FactSpec(_STR, "e.g. ml.g4dn.xlarge"),
-    "sagemaker.instance_count": FactSpec(int, "number of instances"),
+    "sagemaker.instance_type": FactSpec(
+        _STR, "e.g. ml.g4dn.xlarge; in a heterogeneous cluster, the failed host's group's type"
+    ),
+    "sagemaker.instance_count": FactSpec(int, "number of instances (all instance groups)"),
+    "sagemaker.instance_groups": FactSpec(
+        list, "heterogeneous cluster: [{name, type, count}] from ResourceConfig.InstanceGroups"
+    ),
+    "sagemaker.failed_host": FactSpec(_STR, "host whose log shows an error first, e.g. algo-2"),
+    "sagemaker.instance_group": FactSpec(_STR, "instance group of the failed host"),
     "sagemaker.volume_size_gb": FactSpec(_NUM, "ML storage volume size"),
     "sagemaker.image": FactSpec(_STR, "training image URI as submitted"),
     "sagemaker.entrypoint": FactSpec(list, "ContainerEntrypoint override"),
@@ -66,6 +73,15 @@ FACTS: dict[str, FactSpec] = {
     "sagemaker.container_started": FactSpec(
         bool, "the job got as far as running the image (Downloading/Training seen, or Completed)"
     ),
+    "sagemaker.image_pulled_at": FactSpec(
+        _STR, "when SageMaker pulled the image (the 'Downloading the training image' transition)"
+    ),
+    "sagemaker.stopped_by_user": FactSpec(
+        bool, "StopTrainingJob/StopProcessingJob: Stopped, not by a time limit, no FailureReason"
+    ),
+    # A person (or a script) stopped the run: not a failure (pipeline._stop_facts)
+    "stop.by": FactSpec(_STR, "StopExecution | StopTrainingJob | StopProcessingJob"),
+    "stop.at": FactSpec(_STR, "when the run was stopped, ISO 8601"),
     # Instance knowledge (knowledge/instance_types)
     "instance.gpu_model": FactSpec(_STR, "e.g. T4, A10G, A100, H100; absent on CPU instances"),
     "instance.gpu_count": FactSpec(int, "GPUs per instance, 0 on CPU instances"),
@@ -95,7 +111,9 @@ FACTS: dict[str, FactSpec] = {
     "ecr.image_env_names": FactSpec(list, "names of image config Env (values dropped)"),
     "ecr.image_created": FactSpec(_STR, "image config created, ISO 8601"),
     "ecr.image_labels": FactSpec(dict, "image config labels"),
-    "ecr.pushed_after_job_start": FactSpec(bool, "the tag was pushed after the job started"),
+    "ecr.pushed_after_job_start": FactSpec(
+        bool, "the tag was pushed after the job pulled its image (else: after it started)"
+    ),
     "ecr.tag_moved": FactSpec(bool, "the tag now points at another digest than the job ran"),
     "ecr.image_found": FactSpec(bool, "the image URI resolves in ECR"),
     "ecr.image_platforms": FactSpec(list, "os/arch of each image of a manifest list / OCI index"),
@@ -105,6 +123,23 @@ FACTS: dict[str, FactSpec] = {
     "logs.stream_count": FactSpec(int, "log streams found for the job (one per host and restart)"),
     "logs.streams_read": FactSpec(int, "log streams read"),
     "logs.events_read": FactSpec(int, "log events read over all streams"),
+    # CloudWatch instance metrics of the job's hosts (collectors/metrics.py); percentages
+    "metrics.namespace": FactSpec(
+        _STR, "/aws/sagemaker/TrainingJobs or /aws/sagemaker/ProcessingJobs"
+    ),
+    "metrics.period_s": FactSpec(int, "seconds per data point (Maximum over the period)"),
+    "metrics.hosts": FactSpec(
+        dict, "host → metric (cpu, memory, gpu, gpu_memory, disk) → {peak, last}"
+    ),
+    "metrics.series": FactSpec(dict, "host → metric → [[ISO time, value], ...] for plotting"),
+    "metrics.memory_peak_pct": FactSpec(_NUM, "highest MemoryUtilization of any host"),
+    "metrics.memory_peak_host": FactSpec(_STR, "host with the highest MemoryUtilization"),
+    "metrics.disk_peak_pct": FactSpec(_NUM, "highest DiskUtilization of any host"),
+    "metrics.disk_peak_host": FactSpec(_STR, "host with the highest DiskUtilization"),
+    "metrics.gpu_memory_peak_pct": FactSpec(
+        _NUM, "highest GPUMemoryUtilization of any host (summed over its GPUs)"
+    ),
+    "metrics.gpu_memory_peak_host": FactSpec(_STR, "host with the highest GPUMemoryUtilization"),
     # Step Functions
     "sfn.execution_arn": FactSpec(_STR, "execution ARN"),
     "sfn.state_machine_arn": FactSpec(_STR, "state machine ARN"),
@@ -164,7 +199,8 @@ DEFAULT_PATTERN_SOURCES: tuple[str, ...] = (
 
 
 # Which collected source a fact comes from: a gap on that source explains its absence.
-_FACT_SOURCE = {"sagemaker": "sagemaker", "instance": "sagemaker", "ecr": "ecr", "sfn": "sfn"}
+_FACT_SOURCE = {"sagemaker": "sagemaker", "instance": "sagemaker", "ecr": "ecr", "sfn": "sfn",
+                "metrics": "metrics"}
 
 
 def source_of(fact: str) -> str | None:

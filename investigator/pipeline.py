@@ -18,12 +18,20 @@ import boto3
 
 from investigator.aws import AwsContext, close_context, open_context
 from investigator.classifier import classify
-from investigator.collectors import REGISTRY, Collected, JobRef, cloudwatch_logs, ecr, lastgood
+from investigator.collectors import (
+    REGISTRY,
+    Collected,
+    JobRef,
+    cloudwatch_logs,
+    ecr,
+    lastgood,
+    metrics,
+)
 from investigator.collectors import sagemaker as sm
 from investigator.collectors import stepfunctions as sfn
 from investigator.errors import InputError
 from investigator.knowledge.instance_types import instance_facts
-from investigator.models import Change, Evidence, Gap, Investigation, Target
+from investigator.models import Change, Evidence, Gap, Investigation, Target, TimelineEvent
 
 Progress = Callable[[str], None]
 FAILED_EXECUTION = {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -165,13 +173,17 @@ def _job_sources(
     started = run.facts.get("sagemaker.container_started")
     run.step("cloudwatch_logs",
              lambda: cloudwatch_logs.collect_logs(run.ctx, logs_job, container_started=started))
+    run.facts.update(sm.host_instance_facts(run.facts, run.all.logs))
+    if started is not False:  # hosts that never ran the image published no metrics
+        now = datetime.now(UTC)
+        run.step("metrics", lambda: metrics.collect_metrics(run.ctx, run.facts, now))
     _image_and_instance(run)
 
 
 def _image_and_instance(run: _Run) -> None:
     image = run.facts.get("sagemaker.image")
     if image:
-        start = sm.job_start(run.facts) if "sagemaker.status" in run.facts else None
+        start = sm.image_reference_time(run.facts) if "sagemaker.status" in run.facts else None
         run.step("ecr", lambda: ecr.collect_image(run.ctx, image, start))
     run.facts.update(instance_facts(run.facts.get("sagemaker.instance_type")))
 
@@ -188,9 +200,25 @@ def _last_good(run: _Run, fn: Callable[[], lastgood.LastGood]) -> None:
         run.last_good = holder["r"].last_good
 
 
+def _stop_facts(facts: dict[str, Any], timeline: list[TimelineEvent]) -> dict[str, Any]:
+    """stop.by / stop.at when a person stopped the run: StopExecution (the execution ABORTED,
+    and the job, if any, did not fail first) or StopTrainingJob/StopProcessingJob."""
+    if facts.get("sfn.status") == "ABORTED" and facts.get("sagemaker.status") != "Failed":
+        ends = [t.time for t in timeline if t.source == sfn.SOURCE
+                and t.event.startswith("ExecutionAborted")]
+        when = max(ends, default=None)
+        return {"stop.by": "StopExecution", **({"stop.at": when.isoformat()} if when else {})}
+    if facts.get("sagemaker.stopped_by_user"):
+        kind = "ProcessingJob" if facts.get("sagemaker.job_kind") == "processing" else "TrainingJob"
+        when = facts.get("sagemaker.ended")
+        return {"stop.by": f"Stop{kind}", **({"stop.at": when} if when else {})}
+    return {}
+
+
 def _evidence(
     target: Target, run: _Run, ctx: AwsContext, started: float, collected_at: datetime
 ) -> Evidence:
+    run.facts.update(_stop_facts(run.facts, run.all.timeline))
     facts = {"target.kind": target.kind, "target.name": target.name, **run.facts}
     region = target.region or ctx.region
     return Evidence(

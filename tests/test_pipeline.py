@@ -68,7 +68,7 @@ def test_execution_end_to_end(aws: boto3.Session, paged_history: dict) -> None: 
     assert inv.job is not None and inv.job.name == "train-deps-1"
     assert any("No module named 'transformers'" in e.text for e in inv.finding.evidence)
     assert [line.split(":")[0] for line in lines] == [
-        "stepfunctions", "sagemaker", "cloudwatch_logs", "ecr", "lastgood"]
+        "stepfunctions", "sagemaker", "cloudwatch_logs", "metrics", "ecr", "lastgood"]
     assert lines[0] == "stepfunctions: 2 calls, failed state Train"
     assert ev.facts["instance.gpu_model"] == "T4"
     assert ev.collected_at is not None and ev.elapsed_s > 0

@@ -112,8 +112,10 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
     successes = [_score(r, terminal) for r in matched if r.rule.category == "none"]
     failures = [r for r in matched if r.rule.category != "none"]
 
-    failed = _fact_in(facts, _FAILED)
-    completed = _fact_in(facts, _SUCCEEDED) and not failed
+    # Stopped by a person (pipeline: stop.by): the errors a stop causes were not the failure.
+    stopped = bool(facts.get("stop.by"))
+    failed = _fact_in(facts, _FAILED) and not stopped
+    completed = (_fact_in(facts, _SUCCEEDED) or stopped) and not failed
     last_success = max((s.result.last_order for s in successes), default=(-1, -1))
     handled: list[Scored] = []
     live: list[Scored] = []
@@ -130,11 +132,12 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
     top = pool[0] if pool else None
     alternatives = pool[1:MAX_ALTERNATIVES] + handled[: max(0, MAX_ALTERNATIVES - len(pool) + 1)]
     if top:
-        _assign_confidence(top, alternatives, handled)
+        _assign_confidence(top, alternatives, handled, stopped)
     return Ranked(top, alternatives, handled)
 
 
-def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored]) -> None:
+def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
+                       stopped: bool = False) -> None:
     rule = top.result.rule
     conf = CONFIDENCE[rule.confidence] + (0.05 if top.explains_final else 0.0)
     rival = next((a for a in alts if a.result.rule.category != rule.category), None)
@@ -147,11 +150,13 @@ def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored]) -
         gap = max(0, top.score - alt.score)
         c = CONFIDENCE[alt.result.rule.confidence] * max(0.3, 1 - gap / 100)
         alt.confidence = round(min(c, top.confidence - 0.01), 2)
-        alt.why_lower = _why_lower(top, alt, alt in handled)
+        alt.why_lower = _why_lower(top, alt, alt in handled, stopped)
 
 
-def _why_lower(top: Scored, alt: Scored, handled: bool) -> str:
+def _why_lower(top: Scored, alt: Scored, handled: bool, stopped: bool = False) -> str:
     a, t = alt.result.rule, top.result.rule
+    if handled and stopped:
+        return "the run was stopped on request; errors around a stop are its consequence"
     if handled:
         return "the job went on and ended successfully after this, so it was handled"
     if a.category == "unknown" and t.category != "unknown":

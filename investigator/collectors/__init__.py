@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "sagemaker": "sagemaker",
     "cloudwatch_logs": "logs",
     "ecr": "ecr",
+    "metrics": "metrics",
     "lastgood": "lastgood",
 }
 

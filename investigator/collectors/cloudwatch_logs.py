@@ -1,9 +1,11 @@
 """CloudWatch Logs: every host's stream of a SageMaker job, tail first, bounded.
 
 One DescribeLogStreams call lists the job's streams (prefix "<job>/": one stream per host and
-per restart). Each stream is read newest-first with one GetLogEvents call (a service response
-is at most 1 MB), then its first lines with a second call when the tail did not already reach
-the start. The number of calls depends on the number of hosts, never on the size of the log.
+per restart). Each stream is read newest-first with GetLogEvents (a service response is at most
+1 MB), then its first lines when the tail did not already reach the start. Pages may be empty
+or partial while more remain, so a read pages on until it has what it wants or the service
+says it reached the end, within one call budget shared by the job's streams. The number of
+calls depends on the number of hosts and CALL_BUDGET, never on the size of the log.
 
 moto gap: FilterLogEvents ignores logStreamNamePrefix, so it is not used here; the
 DescribeLogStreams + GetLogEvents pair works the same on AWS and on moto.
@@ -60,8 +62,9 @@ def collect_logs(ctx: AwsContext, job: JobRef, *, container_started: bool | None
     if len(chosen) < len(listed):
         c.gaps.append(Gap(source=SOURCE, code="Budget",
                           message=f"read {len(chosen)} of {len(listed)} log streams of {job.name}"))
-    reads = _read_tails(ctx, group, chosen, c)
-    heads = _read_heads(ctx, group, reads, CALL_BUDGET - 1 - len(chosen), c)
+    budget = _Budget(CALL_BUDGET - 1)
+    reads = _read_tails(ctx, group, chosen, c, budget)
+    heads = _read_heads(ctx, group, reads, budget, c)
     for r in reads:
         c.logs.extend(_streams(group, r, heads.get(r.name)))
         c.timeline.extend(_span(r))
@@ -106,30 +109,75 @@ def _natural(name: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in _DIGITS.split(name)]
 
 
-def _read_tails(ctx: AwsContext, group: str, streams: list[dict], c: Collected) -> list[_Read]:
+class _Budget:
+    """GetLogEvents calls left for this job; a call is kept back for each stream not yet read."""
+
+    def __init__(self, calls: int) -> None:
+        self.left = calls
+
+    def take(self, reserve: int = 0) -> bool:
+        if self.left - reserve <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+def _read_tails(ctx: AwsContext, group: str, streams: list[dict], c: Collected,
+                budget: _Budget) -> list[_Read]:
     n = len(streams)
     limit = max(MIN_TAIL_EVENTS, min(TAIL_EVENTS, TOTAL_EVENTS // n))
     max_bytes = min(STREAM_BYTES, TOTAL_BYTES // n)
     reads: list[_Read] = []
-    for s in streams:
+    for i, s in enumerate(streams):
         name = s["logStreamName"]
         if ctx.out_of_time():
             c.gaps.append(Gap(source=SOURCE, code="Deadline",
                               message=f"deadline reached: {n - len(reads)} log streams not read"))
             break
         try:
-            resp = ctx.client("logs").get_log_events(
-                logGroupName=group, logStreamName=name, startFromHead=False, limit=limit
-            )
+            got, complete = _tail(ctx, group, s, limit, max_bytes, budget, reserve=n - i - 1)
         except AWS_ERRORS as exc:
             c.gaps.append(gap_from_error(SOURCE, exc, "logs:GetLogEvents", f"{group}:{name}"))
             if c.gaps[-1].code in {"AccessDenied", "Throttling"}:
                 break  # the same answer for every other stream: one gap, not one per host
             continue
-        events = _newest_within(resp.get("events", []), max_bytes)
-        complete = _reached_start(events, resp.get("events", []), limit, s)
-        reads.append(_Read(name, events, complete))
+        events = _newest_within(got, max_bytes)
+        reads.append(_Read(name, events, complete and len(events) == len(got)))
     return reads
+
+
+def _tail(ctx: AwsContext, group: str, stream: dict, limit: int, max_bytes: int,
+          budget: _Budget, *, reserve: int) -> tuple[list[dict[str, Any]], bool]:
+    """The newest events of a stream, paging backwards; (events, reached the first event).
+
+    A GetLogEvents page "might only be partially full, or even empty" while more events remain;
+    the end is when the returned nextBackwardToken equals the nextToken passed (botocore logs
+    model, GetLogEvents). Pages continue until `limit` events or `max_bytes`, within the budget.
+    """
+    events: list[dict[str, Any]] = []
+    size, token = 0, None
+    # The first page is always affordable: every later page keeps one back per unread stream.
+    while budget.take(0 if token is None else reserve):
+        args: dict[str, Any] = {"nextToken": token} if token else {}
+        resp = ctx.client("logs").get_log_events(
+            logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=False,
+            limit=max(1, limit - len(events)), **args)
+        page = resp.get("events", [])
+        events = page + events
+        size += sum(len(ev.get("message", "").encode("utf-8", "replace")) for ev in page)
+        returned = resp.get("nextBackwardToken")
+        if (token is not None and returned == token) or _at_first_event(events, stream):
+            return events, True
+        if len(events) >= limit or size >= max_bytes or not returned or ctx.out_of_time():
+            return events, False
+        token = returned
+    return events, False
+
+
+def _at_first_event(events: list[dict[str, Any]], stream: dict) -> bool:
+    """The read reached the stream's first event (DescribeLogStreams firstEventTimestamp)."""
+    first = stream.get("firstEventTimestamp")
+    return bool(events) and first is not None and events[0].get("timestamp", 0) <= first
 
 
 def _span(r: _Read) -> list[TimelineEvent]:
@@ -154,35 +202,43 @@ def _newest_within(events: list[dict[str, Any]], max_bytes: int) -> list[dict[st
     return kept
 
 
-def _reached_start(kept: list[dict], got: list[dict], limit: int, stream: dict) -> bool:
-    if len(kept) < len(got) or len(got) >= limit:
-        return False
-    size = sum(len(ev.get("message", "").encode("utf-8", "replace")) for ev in got)
-    if size >= STREAM_BYTES * 0.9:
-        return False  # the service stops a response at 1 MB: older events may remain
-    first = stream.get("firstEventTimestamp")
-    return not got or first is None or got[0].get("timestamp", 0) <= first
-
-
 def _read_heads(
-    ctx: AwsContext, group: str, reads: list[_Read], budget: int, c: Collected
+    ctx: AwsContext, group: str, reads: list[_Read], budget: _Budget, c: Collected
 ) -> dict[str, list[dict[str, Any]]]:
     heads: dict[str, list[dict[str, Any]]] = {}
     for r in reads:
         if r.complete:
             continue
-        if budget <= 0 or ctx.out_of_time():
+        if ctx.out_of_time():
             break
-        budget -= 1
         try:
-            resp = ctx.client("logs").get_log_events(
-                logGroupName=group, logStreamName=r.name, startFromHead=True, limit=HEAD_EVENTS
-            )
+            head = _head(ctx, group, r.name, budget)
         except AWS_ERRORS as exc:
             c.gaps.append(gap_from_error(SOURCE, exc, "logs:GetLogEvents", f"{group}:{r.name}"))
             break
-        heads[r.name] = resp.get("events", [])[:HEAD_EVENTS]
+        if head is None:
+            break  # no calls left
+        heads[r.name] = head
     return heads
+
+
+def _head(ctx: AwsContext, group: str, name: str, budget: _Budget) -> list[dict] | None:
+    """The first HEAD_EVENTS events, paging forwards past empty or partial pages."""
+    events: list[dict[str, Any]] = []
+    token = None
+    while len(events) < HEAD_EVENTS:
+        if not budget.take():
+            return events if token else None  # None: not one call left for this head
+        args: dict[str, Any] = {"nextToken": token} if token else {}
+        resp = ctx.client("logs").get_log_events(
+            logGroupName=group, logStreamName=name, startFromHead=True,
+            limit=HEAD_EVENTS - len(events), **args)
+        events += resp.get("events", [])
+        returned = resp.get("nextForwardToken")
+        if not returned or returned == token:
+            break  # the end of the stream
+        token = returned
+    return events[:HEAD_EVENTS]
 
 
 def _streams(group: str, r: _Read, head: list[dict[str, Any]] | None) -> list[LogStream]:

@@ -63,6 +63,7 @@ def parse_image_uri(uri: str) -> ImageRef | None:
 
 
 def collect_image(ctx: AwsContext, uri: str | None, job_start: datetime | None) -> Collected:
+    """`job_start`: when the job resolved its tag (the image pull, else its start)."""
     c = Collected()
     if not uri:
         c.summary = "no image"
@@ -79,6 +80,11 @@ def collect_image(ctx: AwsContext, uri: str | None, job_start: datetime | None) 
     if detail is None:
         return c
     _detail_facts(detail, c, job_start)
+    if detail.get("imageStatus") == "ARCHIVED":
+        # "Archived images cannot be pulled": the manifest is not served either, and the job
+        # failed to pull it (https://docs.aws.amazon.com/AmazonECR/latest/userguide/archive-image.html).
+        c.summary = "image ARCHIVED (cannot be pulled)"
+        return c
     _tag_moved(client, ref, detail, c)
     if not ctx.out_of_time():
         _manifest(ctx, client, ref, str(detail.get("imageDigest", "")), c)
@@ -92,8 +98,7 @@ def _describe(client: Any, ref: ImageRef, image_id: dict[str, str], c: Collected
     ident = f":{ref.tag}" if "imageTag" in image_id else f"@{ref.digest}"
     what = ref.repository + ident
     try:
-        resp = client.describe_images(repositoryName=ref.repository, registryId=ref.registry,
-                                      imageIds=[image_id])
+        resp = _describe_any_status(client, ref, image_id)
     except AWS_ERRORS as exc:
         code = error_code(exc)
         if code in {"ImageNotFoundException", "RepositoryNotFoundException"}:
@@ -112,6 +117,25 @@ def _describe(client: Any, ref: ImageRef, image_id: dict[str, str], c: Collected
         c.gaps.append(Gap(source=SOURCE, code="ImageNotFound", message=f"{what} not found in ECR"))
         return None
     return details[0]
+
+
+def _describe_any_status(client: Any, ref: ImageRef, image_id: dict[str, str]) -> dict:
+    """DescribeImages, asking again for any status when the image is not found.
+
+    Without a filter only ACTIVE images are returned (botocore ecr model,
+    DescribeImagesFilter.imageStatus: "If not specified, only images with ACTIVE status are
+    returned"), so an archived image looks deleted until asked for with imageStatus ANY.
+    """
+    args = {"repositoryName": ref.repository, "registryId": ref.registry, "imageIds": [image_id]}
+    try:
+        return client.describe_images(**args)
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "ImageNotFoundException":
+            raise
+        try:
+            return client.describe_images(**args, filter={"imageStatus": "ANY"})
+        except AWS_ERRORS:
+            raise exc from None  # the first answer stands: not found
 
 
 def _detail_facts(d: dict[str, Any], c: Collected, job_start: datetime | None) -> None:

@@ -7,15 +7,22 @@ failed `.sync` task carries, so one function serves all three.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import re2
 
-from investigator.aws import AWS_ERRORS, AwsContext, gap_from_error, target_error
+from investigator.aws import (
+    AWS_ERRORS,
+    AwsContext,
+    error_code,
+    gap_from_error,
+    is_not_found,
+    target_error,
+)
 from investigator.collectors import Collected, JobKind, JobRef, as_datetime, iso
-from investigator.errors import InputError
-from investigator.models import TimelineEvent
+from investigator.errors import AwsError, InputError
+from investigator.models import Gap, LogStream, TimelineEvent
 from investigator.redact import redact_text, redact_value
 
 SOURCE = "sagemaker"
@@ -23,8 +30,14 @@ _JOB_NAME = re2.compile(r"^[A-Za-z0-9](?:-*[A-Za-z0-9]){0,62}$")
 _JOB_ARN = re2.compile(
     r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):\d{12}:(training|processing)-job/([A-Za-z0-9-]{1,63})$"
 )
-# Secondary statuses reached only once the instances run the image.
-_RAN = {"Downloading", "Training", "Uploading"}
+# The container has run once SageMaker is uploading its output. `Downloading` is the input data
+# and `Training` begins with the image pull: API_SecondaryStatusTransition documents
+# SecondaryStatus `Training` with StatusMessage "Downloading the training image" at the start
+# of a job, then "Training image download completed. Training in progress."
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_SecondaryStatusTransition.html).
+_RAN_AFTER = {"Uploading"}
+_IMAGE_PULLED = re2.compile(r"(?i)training image download completed")
+_IMAGE_PULLING = re2.compile(r"(?i)downloading the training image")
 
 
 def parse_job_target(name: str, kind: JobKind | None) -> tuple[JobRef, str | None]:
@@ -50,6 +63,13 @@ def describe(ctx: AwsContext, job: JobRef) -> dict[str, Any]:
     return sm.describe_training_job(TrainingJobName=job.name)
 
 
+def _job_not_found(exc: BaseException) -> bool:
+    """A missing job. botocore's sagemaker model lists `ResourceNotFound` as the only error of
+    DescribeTrainingJob and DescribeProcessingJob; the service is also seen answering
+    ValidationException "Requested resource not found" (both handled by is_not_found)."""
+    return error_code(exc) == "ResourceNotFound" or is_not_found(exc)
+
+
 def _action(job: JobRef) -> str:
     kind = "ProcessingJob" if job.kind == "processing" else "TrainingJob"
     return f"sagemaker:Describe{kind}"
@@ -62,9 +82,16 @@ def collect_job(ctx: AwsContext, job: JobRef, *, is_target: bool) -> tuple[Colle
     try:
         desc = describe(ctx, job)
     except AWS_ERRORS as exc:
-        if is_target:
-            raise target_error(exc, what, ctx.region, _action(job)) from None
-        c.gaps.append(gap_from_error(SOURCE, exc, _action(job), what))
+        if _job_not_found(exc):
+            if is_target:
+                raise AwsError(f"{what} not found in {ctx.region}: check the job name, "
+                               "its kind (--kind) and the region") from None
+            c.gaps.append(Gap(source=SOURCE, code="NotFound",
+                              message=f"{what} not found in {ctx.region} ({_action(job)})"))
+        else:
+            if is_target:
+                raise target_error(exc, what, ctx.region, _action(job)) from None
+            c.gaps.append(gap_from_error(SOURCE, exc, _action(job), what))
         c.summary = c.gaps[-1].code
         return c, None
     c.facts = job_facts(desc, job.kind)
@@ -88,12 +115,29 @@ def job_facts(desc: dict[str, Any], kind: JobKind) -> dict[str, Any]:
     f = _training(desc) if kind == "training" else _processing(desc)
     f["sagemaker.job_kind"] = kind
     f["sagemaker.failure_reason"] = _text(desc.get("FailureReason"))
+    f["sagemaker.stopped_by_user"] = _stopped_by_user(desc, kind)
     f["sagemaker.role_arn"] = desc.get("RoleArn")
     f["sagemaker.created"] = iso(desc.get("CreationTime"))
     env = desc.get("Environment")
     if isinstance(env, dict):
         f["sagemaker.environment"] = {str(k): redact_value(v, str(k)) for k, v in env.items()}
     return {k: v for k, v in f.items() if v is not None and v != [] and v != {}}
+
+
+# Stopped sub-states that are limits or interruptions, not a person's StopTrainingJob
+# (API_DescribeTrainingJob SecondaryStatus: MaxRuntimeExceeded and MaxWaitTimeExceeded are
+# Stopped; Interrupted is a managed-spot interruption).
+_STOPPED_BY_LIMIT = {"MaxRuntimeExceeded", "MaxWaitTimeExceeded", "Interrupted"}
+
+
+def _stopped_by_user(d: dict[str, Any], kind: JobKind) -> bool | None:
+    """Stopped through StopTrainingJob/StopProcessingJob: Stopped, no limit, no FailureReason."""
+    status = d.get("TrainingJobStatus" if kind == "training" else "ProcessingJobStatus")
+    if status is None:
+        return None  # a request, not a job
+    if status != "Stopped" or d.get("FailureReason"):
+        return False
+    return kind == "processing" or d.get("SecondaryStatus") not in _STOPPED_BY_LIMIT
 
 
 def _text(value: Any) -> str | None:
@@ -116,9 +160,11 @@ def _training(d: dict[str, Any]) -> dict[str, Any]:
         "sagemaker.status": d.get("TrainingJobStatus"),
         "sagemaker.secondary_status": d.get("SecondaryStatus"),
         "sagemaker.status_messages": _text("\n".join(messages)),
-        "sagemaker.instance_type": res.get("InstanceType")
-        or next((g.get("InstanceType") for g in groups), None),
-        "sagemaker.instance_count": _count(res.get("InstanceCount"), groups),
+        "sagemaker.instance_type": _instance_type(res, groups),
+        "sagemaker.instance_count": _count(res, groups),
+        "sagemaker.instance_groups": [
+            {"name": str(g.get("InstanceGroupName") or ""), "type": str(g.get("InstanceType")),
+             "count": int(g.get("InstanceCount") or 0)} for g in groups],
         "sagemaker.volume_size_gb": res.get("VolumeSizeInGB"),
         "sagemaker.image": algo.get("TrainingImage"),
         "sagemaker.algorithm": algo.get("AlgorithmName"),
@@ -139,6 +185,7 @@ def _training(d: dict[str, Any]) -> dict[str, Any]:
         "sagemaker.started": iso(started),
         "sagemaker.ended": iso(ended),
         "sagemaker.container_started": _container_started(d, transitions),
+        "sagemaker.image_pulled_at": iso(image_pulled_at(d)),
     }
 
 
@@ -183,11 +230,24 @@ def _own_names(hp: Any) -> list[str] | None:
     return sorted(str(k) for k in hp if not str(k).startswith("sagemaker_"))
 
 
-def _count(count: Any, groups: list[dict[str, Any]]) -> int | None:
-    if isinstance(count, int):
-        return count
-    total = sum(int(g.get("InstanceCount") or 0) for g in groups)
-    return total or None
+def _instance_type(res: dict[str, Any], groups: list[dict[str, Any]]) -> str | None:
+    """The cluster's instance type; None for a heterogeneous cluster (see host_instance_facts).
+
+    SelectedInstanceType is what SageMaker chose from InstancePreferences (botocore sagemaker
+    model, ResourceConfig).
+    """
+    if res.get("SelectedInstanceType") or res.get("InstanceType"):
+        return res.get("SelectedInstanceType") or res.get("InstanceType")
+    types = {g.get("InstanceType") for g in groups}
+    return types.pop() if len(types) == 1 else None
+
+
+def _count(res: dict[str, Any], groups: list[dict[str, Any]]) -> int | None:
+    """Instances in the cluster: with InstanceGroups (a heterogeneous cluster), their sum."""
+    if groups:
+        return sum(int(g.get("InstanceCount") or 0) for g in groups) or None
+    count = res.get("SelectedInstanceCount") or res.get("InstanceCount")
+    return count if isinstance(count, int) and count > 0 else None
 
 
 def _bool(v: Any) -> bool | None:
@@ -210,10 +270,87 @@ def _container_started(d: dict[str, Any], transitions: list[dict[str, Any]]) -> 
         return None  # a request, not a job
     if d.get("TrainingJobStatus") == "Completed":
         return True
-    if {t.get("Status") for t in transitions} & _RAN:
+    if {t.get("Status") for t in transitions} & _RAN_AFTER:
         return True
+    training = [str(t.get("StatusMessage") or "") for t in transitions
+                if t.get("Status") == "Training"]
+    if any(_IMAGE_PULLED.search(m) for m in training):
+        return True
+    if training:
+        # Messages "are subject to change": only a pull that never completed says no.
+        return not all(_IMAGE_PULLING.search(m) for m in training)
     # No transitions recorded (some emulators): a start time means it got that far.
     return not transitions and d.get("TrainingStartTime") is not None
+
+
+def image_pulled_at(desc: dict[str, Any]) -> datetime | None:
+    """When SageMaker pulled the training image: the "Downloading the training image" transition.
+
+    That is when a tag was resolved to a digest, so a push after it did not reach this job.
+    """
+    for t in desc.get("SecondaryStatusTransitions") or []:
+        if _IMAGE_PULLING.search(str(t.get("StatusMessage") or "")):
+            return as_datetime(t.get("StartTime"))
+    return None
+
+
+# In a heterogeneous cluster each host's resourceconfig.json names its group and type, and the
+# SageMaker training toolkit logs them ("current_instance_group", "current_instance_type",
+# SM_CURRENT_INSTANCE_GROUP / SM_CURRENT_INSTANCE_TYPE):
+# https://docs.aws.amazon.com/sagemaker/latest/dg/train-heterogeneous-cluster.html
+_HOST_TYPE = re2.compile(r'(?:current_instance_type"?\s*[:=]|SM_CURRENT_INSTANCE_TYPE=)\s*"?'
+                         r"(ml\.[a-z0-9]+\.[a-z0-9]+)")
+_HOST_GROUP = re2.compile(r'(?:current_instance_group"?\s*[:=]|SM_CURRENT_INSTANCE_GROUP=)\s*"?'
+                          r"([A-Za-z0-9_.-]+)")
+_HOST_OF_STREAM = re2.compile(r"/(algo-\d+)-\d+")
+_ERROR_LINE = re2.compile(r"Traceback \(most recent call last\)|^[A-Za-z_.]*(?:Error|Exception)\b"
+                          r"|(?i:exit ?code[ :=]*[1-9])|^Killed\b|Reporting training FAILURE")
+
+
+def host_instance_facts(facts: dict[str, Any], logs: list[LogStream]) -> dict[str, Any]:
+    """In a heterogeneous cluster, the instance type of the host that failed.
+
+    The failed host is the one whose log shows an error first; its group is the one its own
+    log names. Nothing is guessed: an unplaced host leaves the instance type unknown.
+    """
+    groups = facts.get("sagemaker.instance_groups") or []
+    if len({g["type"] for g in groups}) < 2:
+        return {}
+    failed = _first_failing_stream(logs)
+    if failed is None:
+        return {}
+    out: dict[str, Any] = {}
+    host = _HOST_OF_STREAM.search(failed.name)
+    if host:
+        out["sagemaker.failed_host"] = host.group(1)
+    group = _group_of(failed, groups)
+    if group is not None:
+        out["sagemaker.instance_group"] = group["name"]
+        out["sagemaker.instance_type"] = group["type"]
+    return out
+
+
+def _first_failing_stream(logs: list[LogStream]) -> LogStream | None:
+    first: tuple[datetime, int, LogStream] | None = None
+    for i, stream in enumerate(logs):
+        for ev in stream.events:
+            if _ERROR_LINE.search(ev.message):
+                when = ev.timestamp or datetime.max.replace(tzinfo=UTC)
+                if first is None or (when, i) < first[:2]:
+                    first = (when, i, stream)
+                break
+    return first[2] if first else None
+
+
+def _group_of(stream: LogStream, groups: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for ev in stream.events:
+        m = _HOST_GROUP.search(ev.message)
+        if m and (g := next((g for g in groups if g["name"] == m.group(1)), None)):
+            return g
+        m = _HOST_TYPE.search(ev.message)
+        if m and (g := next((g for g in groups if g["type"] == m.group(1)), None)):
+            return g
+    return None
 
 
 def job_timeline(desc: dict[str, Any], kind: JobKind) -> list[TimelineEvent]:
@@ -244,4 +381,14 @@ def job_start(facts: dict[str, Any]) -> datetime | None:
     return started or as_datetime(facts.get("sagemaker.created"))
 
 
-__all__ = ["SOURCE", "collect_job", "job_facts", "job_start", "job_timeline", "parse_job_target"]
+def image_reference_time(facts: dict[str, Any]) -> datetime | None:
+    """When the job resolved its image tag: the pull if known, else its start.
+
+    TrainingStartTime can come after the pull, so a push in between would look like one
+    the job already ran.
+    """
+    return as_datetime(facts.get("sagemaker.image_pulled_at")) or job_start(facts)
+
+
+__all__ = ["SOURCE", "collect_job", "host_instance_facts", "image_pulled_at",
+           "image_reference_time", "job_facts", "job_start", "job_timeline", "parse_job_target"]

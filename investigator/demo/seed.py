@@ -367,8 +367,38 @@ def processing_request(job: Job, role: str = SM_ROLE) -> dict[str, Any]:
 
 
 def put_job(world: World, job: Job) -> Any:
-    """Insert the job into moto's SageMaker backend in its final state."""
-    return _put_training(world, job) if job.kind == "training" else _put_processing(world, job)
+    """Insert the job into moto's SageMaker backend in its final state, with its host metrics."""
+    fake = _put_training(world, job) if job.kind == "training" else _put_processing(world, job)
+    put_job_metrics(world, job)
+    return fake
+
+
+# Utilisation of a healthy run: (metric, at start, at end) in percent, straight lines between.
+METRIC_PROFILE = (("CPUUtilization", 35.0, 82.0), ("MemoryUtilization", 18.0, 46.0),
+                  ("GPUUtilization", 0.0, 93.0), ("GPUMemoryUtilization", 0.0, 71.0),
+                  ("DiskUtilization", 12.0, 24.0))
+METRIC_POINTS = 60  # per series: enough for a sparkline, cheap for moto's linear scans
+
+
+def put_job_metrics(world: World, job: Job,
+                    profile: Sequence[tuple[str, float, float]] = METRIC_PROFILE) -> None:
+    """Per-host instance metrics as SageMaker publishes them (namespace per job kind, dimension
+    Host = "<job>/algo-N"); none for a job that never started its hosts."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    if job.started is None:
+        return
+    namespace = "/aws/sagemaker/" + ("TrainingJobs" if job.kind == "training" else
+                                     "ProcessingJobs")
+    step = max(60.0, (job.ended - job.started).total_seconds() / METRIC_POINTS)
+    count = int((job.ended - job.started).total_seconds() // step) + 1
+    # moto compares these with the request's times as naive UTC
+    data = [{"MetricName": name, "Unit": "Percent", "Timestamp": naive(job.started +
+             timedelta(seconds=k * step)), "Value": round(a + (b - a) * k / max(count - 1, 1), 1),
+             "Dimensions": [{"Name": "Host", "Value": f"{job.name}/algo-{host}"}]}
+            for host in range(1, job.instance_count + 1) for name, a, b in profile
+            for k in range(count)]
+    cloudwatch_backends[world.account][world.region].put_metric_data(namespace, data)
 
 
 def _put_training(world: World, job: Job) -> Any:

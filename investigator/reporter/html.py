@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from investigator import __version__
 from investigator.models import SCHEMA_VERSION, Investigation
-from investigator.reporter import timeline
+from investigator.reporter import metrics_plot, timeline
 from investigator.reporter.safe_text import neutralise_model
 from investigator.reporter.text import (
     Block,
@@ -100,6 +100,7 @@ def _timeline_view(inv: Investigation, prefix: str) -> dict[str, Any]:
     ]
     return {
         "svg": timeline.render_svg(tl, f"{prefix}tl-title"),
+        "metrics_svg": metrics_plot.render_svg(inv, f"{prefix}mx-title"),
         "rows": rows,
         "hidden_rows": max(0, len(tl.items) - timeline.MAX_ROWS),
     }

@@ -51,7 +51,8 @@ _PRIMARY_FACTS = (
 )
 _GPU_FACTS = ("instance.gpu_model", "instance.gpu_count", "instance.gpu_memory_gb",
               "instance.compute_capability", "instance.accelerator")
-_HIDDEN_FACTS = {"sagemaker.hyperparameters", "instance.vcpus", "instance.memory_gb", *_GPU_FACTS}
+_HIDDEN_FACTS = {"sagemaker.hyperparameters", "instance.vcpus", "instance.memory_gb", *_GPU_FACTS,
+                 "metrics.series"}  # drawn in the HTML report, too long for a table
 
 
 def category_family(category: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from investigator.automation import notify, store, sweep
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 COLLECTOR_SERVICES = {"stepfunctions": "states", "sagemaker": "sagemaker", "logs": "logs",
-                      "ecr": "ecr"}
+                      "ecr": "ecr", "cloudwatch": "cloudwatch"}
 # Granted without being called today: the brief's list includes FilterLogEvents for the
 # logs collector (same log groups, read-only).
 ALLOWED_EXTRA = {"logs:FilterLogEvents"}
@@ -85,7 +85,8 @@ def test_no_wildcard_resource_except_where_aws_has_no_resource_level_permissions
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         if "*" in resources:
             assert set(_actions(st)) <= {"sagemaker:ListTrainingJobs",
-                                         "sagemaker:ListProcessingJobs"}, st["Sid"]
+                                         "sagemaker:ListProcessingJobs",
+                                         "cloudwatch:GetMetricData"}, st["Sid"]
         assert st["Effect"] == "Allow"
         assert not any(a.endswith("*") or a.split(":")[1].startswith(("Put", "Delete", "Create",
                                                                         "Update", "Start",

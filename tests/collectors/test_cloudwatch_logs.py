@@ -209,3 +209,94 @@ def test_throttled_after_all_attempts_is_a_gap(aws: boto3.Session, no_backoff: N
     c, ctx = _collect(aws)
     assert [(g.source, g.code) for g in c.gaps] == [("logs", "Throttling")]
     assert ctx.counter.requests == MAX_ATTEMPTS
+
+
+# Item 6 of issue 11. botocore's logs model, GetLogEvents: "A returned page might only be
+# partially full, or even empty ... Partially full or empty pages don't necessarily mean that
+# pagination is finished. As long as the nextBackwardToken or nextForwardToken returned is NOT
+# equal to the nextToken that you passed into the API call, there might be more log events."
+STREAM = "job-1/algo-1-1740830000"
+GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def _ev(i: int, text: str) -> dict:
+    return {"timestamp": 1_740_830_000_000 + i, "message": text, "ingestionTime": 1_740_830_000_500}
+
+
+def _page(events: list[dict], back: str, fwd: str = "f/x") -> dict:
+    return {"events": events, "nextBackwardToken": back, "nextForwardToken": fwd}
+
+
+def _listing(stubs: dict, **stream: object) -> None:
+    stubs["logs"].add_response("describe_log_streams", {"logStreams": [{
+        "logStreamName": STREAM, "creationTime": 1_740_830_000_000, **stream}]})
+
+
+def test_empty_and_partial_pages_are_paged_through_until_the_token_repeats() -> None:
+    from tests.collectors.stubbed import stubbed
+
+    with stubbed("logs") as (ctx, stubs):
+        _listing(stubs)
+        base = {"logGroupName": GROUP, "logStreamName": STREAM, "startFromHead": False}
+        stubs["logs"].add_response("get_log_events", _page([], "b/3"),
+                                   {**base, "limit": cw.TAIL_EVENTS})
+        stubs["logs"].add_response("get_log_events", _page(
+            [_ev(2, "RuntimeError: CUDA error: no kernel image is available"),
+             _ev(3, "Reporting training FAILURE")], "b/2"),
+            {**base, "limit": cw.TAIL_EVENTS, "nextToken": "b/3"})
+        stubs["logs"].add_response("get_log_events", _page([_ev(1, "Invoking user script")],
+                                                           "b/1"),
+                                   {**base, "limit": cw.TAIL_EVENTS - 2, "nextToken": "b/2"})
+        stubs["logs"].add_response("get_log_events", _page([], "b/1"),
+                                   {**base, "limit": cw.TAIL_EVENTS - 3, "nextToken": "b/1"})
+        c = cw.collect_logs(ctx, JobRef("job-1"), container_started=True)
+        calls = ctx.counter.total
+    assert [e.message for e in c.logs[0].events] == [
+        "Invoking user script", "RuntimeError: CUDA error: no kernel image is available",
+        "Reporting training FAILURE"]
+    assert (c.logs[0].name, c.logs[0].truncated) == (STREAM, False)  # read whole: no head call
+    assert calls == 5 and c.gaps == []
+
+
+def test_first_event_timestamp_ends_the_backward_read_without_an_extra_call() -> None:
+    from tests.collectors.stubbed import stubbed
+
+    with stubbed("logs") as (ctx, stubs):
+        _listing(stubs, firstEventTimestamp=1_740_830_000_001)
+        stubs["logs"].add_response("get_log_events", _page([], "b/2"))
+        stubs["logs"].add_response("get_log_events", _page([_ev(1, "start"), _ev(2, "boom")],
+                                                           "b/1"))
+        c = cw.collect_logs(ctx, JobRef("job-1"), container_started=True)
+    assert [e.message for e in c.logs[0].events] == ["start", "boom"]
+
+
+def test_empty_head_pages_are_paged_forwards() -> None:
+    from tests.collectors.stubbed import stubbed
+
+    tail = [_ev(10_000 + i, f"step {i}") for i in range(cw.TAIL_EVENTS)]
+    with stubbed("logs") as (ctx, stubs):
+        _listing(stubs, firstEventTimestamp=1_740_830_000_000)
+        stubs["logs"].add_response("get_log_events", _page(tail, "b/9"))
+        head = {"logGroupName": GROUP, "logStreamName": STREAM, "startFromHead": True}
+        stubs["logs"].add_response("get_log_events", _page([], "b/0", "f/1"),
+                                   {**head, "limit": cw.HEAD_EVENTS})
+        stubs["logs"].add_response("get_log_events", _page([_ev(0, "Training Env: {}")],
+                                                           "b/0", "f/2"),
+                                   {**head, "limit": cw.HEAD_EVENTS, "nextToken": "f/1"})
+        stubs["logs"].add_response("get_log_events", _page([], "b/0", "f/2"),
+                                   {**head, "limit": cw.HEAD_EVENTS - 1, "nextToken": "f/2"})
+        c = cw.collect_logs(ctx, JobRef("job-1"), container_started=True)
+    assert [e.message for e in c.logs[0].events] == ["Training Env: {}"]
+    assert c.logs[1].events[-1].message == f"step {cw.TAIL_EVENTS - 1}"
+
+
+def test_endless_empty_pages_stop_at_the_call_budget() -> None:
+    from tests.collectors.stubbed import stubbed
+
+    with stubbed("logs") as (ctx, stubs):
+        _listing(stubs)
+        for i in range(cw.CALL_BUDGET - 1):
+            stubs["logs"].add_response("get_log_events", _page([], f"b/{1000 - i}"))
+        c = cw.collect_logs(ctx, JobRef("job-1"), container_started=True)
+        assert ctx.counter.total == cw.CALL_BUDGET
+    assert c.logs[0].truncated

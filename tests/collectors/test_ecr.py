@@ -197,3 +197,46 @@ def test_fetch_is_bounded(local_server: str) -> None:
 def test_fetch_refuses_plain_http_to_remote_hosts() -> None:
     with pytest.raises(ValueError, match="refusing"):
         ecr.fetch_blob("http://layers.example.com/blob")
+
+
+def test_archived_image_is_found_with_image_status_any_and_reported_archived() -> None:
+    """Item 9 of issue 11. botocore's ecr model (DescribeImagesFilter.imageStatus): "If not
+    specified, only images with ACTIVE status are returned"; ImageStatusFilter allows ANY.
+    "Archived images cannot be pulled ... it can still be described ... The image status will
+    be shown as ARCHIVED" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/archive-image.html).
+    """
+    from tests.collectors.stubbed import stubbed
+
+    ident = {"repositoryName": "trainer", "registryId": h.ACCOUNT,
+             "imageIds": [{"imageTag": "v3"}]}
+    digest = "sha256:" + "e" * 64
+    with stubbed("ecr") as (ctx, stubs):
+        stubs["ecr"].add_client_error(
+            "describe_images", "ImageNotFoundException",
+            "The image with imageId {imageDigest:'null', imageTag:'v3'} does not exist within "
+            "the repository with name 'trainer' in the registry with id '123456789012'",
+            expected_params=ident)
+        stubs["ecr"].add_response("describe_images", {"imageDetails": [{
+            "registryId": h.ACCOUNT, "repositoryName": "trainer", "imageDigest": digest,
+            "imageTags": ["v3"], "imageSizeInBytes": 9_100_000_000,
+            "imagePushedAt": h.T0 - timedelta(days=400), "imageStatus": "ARCHIVED",
+            "lastArchivedAt": h.T0 - timedelta(days=10),
+            "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}]},
+            expected_params={**ident, "filter": {"imageStatus": "ANY"}})
+        c = ecr.collect_image(ctx, f"{URI}:v3", h.T0)
+    assert c.facts["ecr.image_found"] is True
+    assert c.facts["ecr.image_status"] == "ARCHIVED"
+    assert c.facts["ecr.image_digest"] == digest
+    assert c.gaps == []
+    assert "ARCHIVED" in c.summary
+
+
+def test_image_missing_in_every_status_stays_not_found() -> None:
+    from tests.collectors.stubbed import stubbed
+
+    with stubbed("ecr") as (ctx, stubs):
+        for _ in range(2):
+            stubs["ecr"].add_client_error("describe_images", "ImageNotFoundException", "gone")
+        c = ecr.collect_image(ctx, f"{URI}:v4", h.T0)
+    assert c.facts["ecr.image_found"] is False
+    assert [g.code for g in c.gaps] == ["ImageNotFound"]

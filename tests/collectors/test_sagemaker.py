@@ -151,3 +151,55 @@ def test_job_target_parsing(text: str, expected: tuple) -> None:
 def test_malformed_job_name_is_input_error(bad: str) -> None:
     with pytest.raises(InputError, match="not a SageMaker job name"):
         sm.parse_job_target(bad, "training")
+
+
+# Item 5 of issue 11. API_SecondaryStatusTransition: a job shows SecondaryStatus `Training` with
+# StatusMessage "Downloading the training image" before the container runs, then "Training
+# image download completed. Training in progress."
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_SecondaryStatusTransition.html
+PULL_FAILED = [("Starting", "Preparing the instances for training"),
+               ("Downloading", "Downloading input data"),
+               ("Training", "Downloading the training image"),
+               ("Failed", "Training job failed")]
+
+
+def test_image_pull_failure_never_started_the_container(aws: boto3.Session) -> None:
+    h.training_job(aws, "pull-1", transitions=PULL_FAILED,
+                   reason="ClientError: Cannot pull algorithm container. Either the image does "
+                          "not exist or its permissions are incorrect.")
+    f = _collect(aws, JobRef("pull-1")).facts
+    assert f["sagemaker.container_started"] is False
+
+
+def test_training_after_the_image_download_completed_started_the_container(
+        aws: boto3.Session) -> None:
+    h.training_job(aws, "ran-1", transitions=[*PULL_FAILED[:3], (
+        "Training", "Training image download completed. Training in progress."),
+        ("Failed", "Training job failed")])
+    assert _collect(aws, JobRef("ran-1")).facts["sagemaker.container_started"] is True
+
+
+def test_data_download_alone_is_not_a_started_container(aws: boto3.Session) -> None:
+    h.training_job(aws, "dl-1", transitions=[PULL_FAILED[0], PULL_FAILED[1],
+                                             ("Failed", "Training job failed")],
+                   reason="ClientError: Data download failed: NoSuchKey")
+    assert _collect(aws, JobRef("dl-1")).facts["sagemaker.container_started"] is False
+
+
+@pytest.mark.parametrize("kind,operation", [("training", "describe_training_job"),
+                                            ("processing", "describe_processing_job")])
+def test_resource_not_found_is_a_clear_not_found(kind: str, operation: str) -> None:
+    """Item 11 of issue 11: botocore's sagemaker model lists ResourceNotFound as the error of
+    DescribeTrainingJob and DescribeProcessingJob."""
+    from tests.collectors.stubbed import stubbed
+
+    with stubbed("sagemaker") as (ctx, stubs):
+        stubs["sagemaker"].add_client_error(operation, "ResourceNotFound",
+                                            "Requested resource not found.", 400)
+        stubs["sagemaker"].add_client_error(operation, "ResourceNotFound",
+                                            "Requested resource not found.", 400)
+        with pytest.raises(AwsError, match=f"{kind} job gone-9 not found in us-east-1") as info:
+            sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=True)
+        c, desc = sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=False)
+    assert info.value.retryable is False
+    assert desc is None and [(g.source, g.code) for g in c.gaps] == [("sagemaker", "NotFound")]
