@@ -94,6 +94,12 @@ def _score(result: RuleResult, terminal: Hit | None) -> Scored:
     return Scored(result, score, final)
 
 
+def _only_logs(failure: RuleResult) -> bool:
+    """Does the rule rest on log lines alone (no AWS status or reason), and not a silent one?"""
+    hits = failure.cited
+    return not failure.rule.silent and bool(hits) and all(h.source == "logs" for h in hits)
+
+
 def _handled(failure: RuleResult, last_success: tuple[int, int], completed: bool) -> bool:
     if failure.rule.silent:
         return False
@@ -119,9 +125,14 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
     last_success = max((s.result.last_order for s in successes), default=(-1, -1))
     handled: list[Scored] = []
     live: list[Scored] = []
+    # A job that Completed handled the errors in its own log, even when the pipeline around
+    # it failed afterwards (a quality gate, a later state): those lines are not the failure.
+    job_completed = facts.get("sagemaker.status") in _SUCCEEDED["sagemaker.status"]
     for f in failures:
         scored = _score(f, terminal)
-        if not failed and _handled(f, last_success, completed):
+        if (not failed and _handled(f, last_success, completed)) or (
+            job_completed and _only_logs(f)
+        ):
             handled.append(scored)
         else:
             live.append(scored)

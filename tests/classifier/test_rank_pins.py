@@ -108,3 +108,12 @@ def test_ties_across_streams_go_to_the_stream_read_last(tmp_path):
     ]  # fmt: skip
     ev = Evidence(target=Target(kind="log", name="t"), logs=streams)
     assert classify(ev, library(tmp_path, early, late)).finding.rule == "z-late"
+
+
+def test_a_completed_job_inside_a_failed_pipeline_handled_its_log_errors(tmp_path):
+    # The pipeline failed after the job (a quality gate): the job's own log errors were handled.
+    log = "CUDA out of memory. Tried to allocate 2.00 GiB\nretrying with a smaller batch\ndone"
+    facts = {"sagemaker.status": "Completed", "sfn.status": "FAILED"}
+    assert _verdict(tmp_path / "a", [OOM], log, facts).category == "none"
+    facts_failed_job = {"sagemaker.status": "Failed", "sfn.status": "FAILED"}
+    assert _verdict(tmp_path / "b", [OOM], log, facts_failed_job).category == "resources"
