@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from investigator import __version__
+from investigator.fleet.history import history_line
 from investigator.models import SCHEMA_VERSION, Investigation
 from investigator.reporter import timeline
 from investigator.reporter.safe_text import neutralise_model
@@ -139,6 +140,7 @@ def view(inv: Investigation, prefix: str, repro_href: str | None = None) -> dict
         "retry_text": retry_text,
         "confidence": f"{f.confidence:.2f}",
         "when": verdict_when(inv),
+        "history": history_line(inv.history) if inv.history else None,
         "evidence": [_evidence_view(b) for b in evidence_blocks(f.evidence)],
         "timeline": _timeline_view(inv, prefix),
         "unsettled": unsettled_rows(inv),
