@@ -138,5 +138,5 @@ def test_an_unknown_workgroup_is_one_clear_error(athena):
     client, stub = athena
     stub.add_client_error("start_query_execution", "InvalidRequestException",
                           "WorkGroup nope is not found.")
-    with pytest.raises(AwsError, match="Athena workgroup nope .*WorkGroup nope is not found"):
+    with pytest.raises(AwsError, match=r"Athena workgroup nope .*WorkGroup nope is not found"):
         run_fleet_query(client, workgroup="nope", database="db", filters=Filters())
