@@ -13,6 +13,7 @@ WITH failures AS (
          failed_at || '|' || coalesce(report, '') || '|' || target AS latest_key
   FROM fleet_index
   WHERE "date" >= ?
+    AND fingerprint IS NOT NULL  -- a malformed line (the SerDe ignores it) has no fingerprint
     AND failed_at >= ?
     AND (? = '' OR category = ?)
     AND (? = '' OR pipeline = ?)
