@@ -29,8 +29,8 @@ def require_pandas() -> Any:
 
 def frame(records: Sequence[IndexRecord]) -> Any:
     pd = require_pandas()
-    columns = {name: [getattr(r, name) for r in records] for name in _COLUMNS}
-    return pd.DataFrame(columns, columns=_COLUMNS)
+    rows = [tuple(r.__dict__.values()) for r in records]  # field order = _COLUMNS
+    return pd.DataFrame.from_records(rows, columns=_COLUMNS)
 
 
 def _filtered(df: Any, filters: Filters) -> Any:
@@ -43,9 +43,11 @@ def _filtered(df: Any, filters: Filters) -> Any:
 
 
 def _sorted_unique(df: Any, column: str) -> dict[str, list[str]]:
-    present = df[df[column].notna()]
-    pairs = present[["fingerprint", column]].drop_duplicates().sort_values(column)
-    return {fp: list(vals) for fp, vals in pairs.groupby("fingerprint", sort=False)[column]}
+    seen: dict[str, set[str]] = {}
+    for fp, value in zip(df["fingerprint"].tolist(), df[column].tolist(), strict=True):
+        if isinstance(value, str):  # None / NaN: absent
+            seen.setdefault(fp, set()).add(value)
+    return {fp: sorted(values) for fp, values in seen.items()}
 
 
 def group_records(records: Sequence[IndexRecord], filters: Filters) -> list[Group]:

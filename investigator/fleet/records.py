@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import re2
+
 from investigator.fleet.fingerprint import fingerprint_of, fingerprint_of_report, image_digest
 
 if TYPE_CHECKING:
@@ -52,19 +54,21 @@ class IndexRecord:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> IndexRecord:
         """A record read back from the index; raises ValueError when it is not one."""
-        names = {f.name for f in fields(cls)}
         missing = {"fingerprint", "category", "rule", "failed_at", "target"} - set(data)
         if missing:
             raise ValueError(f"not an index record (missing {', '.join(sorted(missing))})")
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs.setdefault("title", kwargs["rule"])
-        kwargs.setdefault("confidence", 0.0)
-        kwargs.setdefault("retryable", False)
-        kwargs.setdefault("target_kind", "")
-        for optional in ("pipeline", "job", "failed_state", "report"):
-            kwargs.setdefault(optional, None)
-        kwargs["failed_at"] = iso_z(parse_time(kwargs["failed_at"]))
+        kwargs = {**_DEFAULTS, "title": data["rule"]}
+        kwargs.update((k, v) for k, v in data.items() if k in _FIELDS)
+        failed_at = kwargs["failed_at"]
+        if not (isinstance(failed_at, str) and _CANONICAL_TIME.match(failed_at)):
+            kwargs["failed_at"] = iso_z(parse_time(failed_at))  # written by another tool
         return cls(**kwargs)
+
+
+_FIELDS = frozenset(f.name for f in fields(IndexRecord))
+_DEFAULTS: dict[str, Any] = {"confidence": 0.0, "retryable": False, "target_kind": "",
+                             "pipeline": None, "job": None, "failed_state": None, "report": None}
+_CANONICAL_TIME = re2.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 def iso_z(ts: datetime) -> str:
