@@ -21,12 +21,12 @@ from investigator.fleet.view import FleetView, Group
 
 FORMATS = ("html", "json", "csv", "md", "text")
 TOP_GROUPS = 50  # the dashboard and Markdown show the top ones; JSON and CSV have them all
-CATEGORY_COLORS = {  # on white, ≥ 3:1 (non-text graphics)
-    "entrypoint": "#7c3aed", "platform": "#6d28d9", "cuda": "#0f766e", "deps": "#2563eb",
-    "hyperparameters": "#1d4ed8", "paths": "#0e7490", "permissions": "#c2410c",
-    "resources": "#a16207", "capacity": "#b45309", "timeout": "#be123c", "network": "#0369a1",
-    "distributed": "#4d7c0f", "orchestration": "#be185d", "code": "#b91c1c", "none": "#15803d",
-    "unknown": "#4b5563",
+CATEGORY_COLORS = {  # distinct hues, each ≥ 3:1 on white (non-text graphics)
+    "entrypoint": "#7c3aed", "platform": "#a21caf", "cuda": "#15803d", "deps": "#2563eb",
+    "hyperparameters": "#a16207", "paths": "#ea580c", "permissions": "#b91c1c",
+    "resources": "#78350f", "capacity": "#0891b2", "timeout": "#db2777", "network": "#0f766e",
+    "distributed": "#4d7c0f", "orchestration": "#c026d3", "code": "#4338ca", "none": "#57534e",
+    "unknown": "#1f2937",
 }
 _CONTROL = re2.compile(r"[\x00-\x1f\x7f]+")
 _MD_SPECIAL = re2.compile(r"([\\`*_{}\[\]()<>#+!|~-])")
@@ -199,7 +199,9 @@ def chart(view: FleetView) -> dict[str, Any]:
                          "title": f"{day} · {cat}: {n}"})
     names = list(days)
     picks = sorted({0, len(names) // 2, len(names) - 1})
-    labels = [{"x": round(CHART_PAD_L + (i + 0.5) * slot, 2), "text": names[i]} for i in picks]
+    anchor = {0: "start", len(names) - 1: "end"}  # the edge labels stay inside the chart
+    labels = [{"x": round(CHART_PAD_L + (i + 0.5) * slot, 2), "text": names[i],
+               "anchor": anchor.get(i, "middle") if len(names) > 1 else "middle"} for i in picks]
     grid = [{"y": round(CHART_PAD_T + plot_h - plot_h * t / scale_max, 2), "value": t}
             for t in ticks]
     legend = [{"category": c, "color": CATEGORY_COLORS.get(c, "#4b5563")}
