@@ -140,3 +140,33 @@ def test_an_unknown_workgroup_is_one_clear_error(athena):
                           "WorkGroup nope is not found.")
     with pytest.raises(AwsError, match=r"Athena workgroup nope .*WorkGroup nope is not found"):
         run_fleet_query(client, workgroup="nope", database="db", filters=Filters())
+
+
+def test_cli_renders_athena_groups_like_the_local_path(athena, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    import investigator.aws
+    from investigator.cli import main
+
+    client, stub = athena
+    stub.add_response("start_query_execution", {"QueryExecutionId": QID}, None)
+    stub.add_response("get_query_execution", _status("SUCCEEDED"), None)
+    stub.add_response("get_query_results", _page([ROW_A, ROW_B], header=True, token=None), None)
+
+    class Session:
+        def client(self, service, **_):
+            assert service == "athena"
+            return client
+
+    monkeypatch.setattr(investigator.aws, "make_session", lambda profile, region: Session())
+    res = CliRunner().invoke(main, ["fleet", "investigator_fleet", "--athena", "fleet",
+                                    "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["engine"] == "athena" and doc["records"] == 15
+    assert [g["count"] for g in doc["groups"]] == [12, 3]
+    assert doc["per_day"] == {"2025-06-01": {"deps": 4}, "2025-06-02": {"cuda": 3},
+                              **{f"2025-06-0{d}": {} for d in range(3, 9)},
+                              "2025-06-09": {"deps": 8}}
