@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench eval package runbook system-deps clean mutation
+.PHONY: venv demo test lint bench bench-fleet eval package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -46,6 +46,10 @@ lint: venv
 bench: venv
 	$(PY) bench/bench_log.py
 	@if [ -f bench/bench_aws.py ]; then $(PY) bench/bench_aws.py; fi
+
+# `investigate fleet` grouping a 100,000-record index (target < 10 s).
+bench-fleet: venv
+	$(PY) bench/bench_fleet.py
 
 eval: venv
 	$(PY) -m tests.corpus.evaluate

@@ -13,9 +13,10 @@ import click
 
 from investigator import __version__
 from investigator.errors import EXIT_INTERNAL, EXIT_PLAYBOOK, InvestigatorError
-from investigator.models import Evidence, Investigation
+from investigator.models import CATEGORIES, Evidence, Investigation
 
 _EXT_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".txt": "text"}
+_FLEET_FORMATS = {**_EXT_FORMATS, ".csv": "csv"}
 
 
 def _fail(message: str, code: int) -> None:
@@ -251,6 +252,39 @@ def runbook_cmd(out_dir: str) -> None:
 
     index = write_runbook(load_rules(), Path(out_dir))
     click.echo(f"runbook written to {index}", err=True)
+
+
+@main.command("fleet")
+@click.argument("source")
+@click.option("--since", default=None,
+              help="Only failures since: 7d, 12h, 2w or a date (2025-06-01).")
+@click.option("--category", type=click.Choice(list(CATEGORIES)), default=None,
+              help="Only this root-cause category.")
+@click.option("--pipeline", default=None, help="Only this state machine (its name).")
+@click.option("--athena", "workgroup", default=None, metavar="WORKGROUP",
+              help="Group in Athena (SOURCE is then the Glue database, e.g. investigator_fleet).")
+@click.option("--profile", default=None, help="AWS named profile (as the AWS CLI).")
+@click.option("--region", default=None, help="AWS region (as the AWS CLI).")
+@click.option("--format", "fmt", type=click.Choice(["html", "json", "csv", "md", "text"]),
+              default=None, help="Output format (default: text in a terminal, json otherwise, "
+              "or from --output's suffix).")
+@output_option
+@handle_errors
+def fleet_cmd(source: str, since: str | None, category: str | None, pipeline: str | None,
+              workgroup: str | None, profile: str | None, region: str | None, fmt: str | None,
+              output: str | None) -> None:
+    """Recurring failures across reports: a folder of JSON reports or s3://bucket[/prefix]."""
+    from investigator.fleet.render import render
+    from investigator.fleet.run import athena_view, local_view, make_filters
+
+    filters = make_filters(since, category, pipeline)
+    if workgroup:
+        view = athena_view(source, filters, workgroup=workgroup, profile=profile, region=region)
+    else:
+        view = local_view(source, filters, profile=profile, region=region)
+    fmt = fmt or (_FLEET_FORMATS.get(Path(output).suffix.lower(), "text") if output
+                  else _pick_format(None, None))
+    _emit(render(view, fmt, output), output)
 
 
 if __name__ == "__main__":  # pragma: no cover

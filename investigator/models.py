@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+# 1.1: `fingerprint` and the optional `history` (investigator/fleet) were added.
+SCHEMA_VERSION = "1.1"
 
 Category = Literal[
     "entrypoint",
@@ -172,6 +173,16 @@ class JobInfo(_Frozen):
     ended: datetime | None = None
 
 
+class History(_Frozen):
+    """Earlier failures with the same fingerprint, as the fleet index knew them."""
+
+    count: int  # earlier failures, this one not included
+    first_seen: datetime
+    last_seen: datetime | None = None
+    last_target: str | None = None
+    last_report: str | None = None
+
+
 class Investigation(_Frozen):
     """The classifier's answer, with everything a reporter needs."""
 
@@ -191,3 +202,11 @@ class Investigation(_Frozen):
     last_good: str | None = None
     api_calls: int = 0
     elapsed_s: float = 0.0
+    history: History | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Same cause on another run → same value (see investigator/fleet/fingerprint.py)."""
+        from investigator.fleet.fingerprint import fingerprint_of
+
+        return fingerprint_of(self)

@@ -37,7 +37,7 @@ with open("pyproject.toml", "rb") as fh:
     print("\n".join(tomllib.load(fh)["project"]["dependencies"]))
 EOF
 )
-for heavy in pandas sagemaker moto; do
+for heavy in pandas sagemaker moto duckdb; do
   if printf '%s\n' "${deps[@]}" | grep -qi "^$heavy"; then
     echo "package: '$heavy' is a core dependency in pyproject.toml; it must stay an extra" >&2
     exit 1
@@ -74,7 +74,7 @@ EOF
 
 # Bytecode is compiled by the runtime on first import; tests of dependencies are dead weight.
 find "$BUILD" -name __pycache__ -type d -prune -exec rm -rf {} +
-for forbidden in pandas sagemaker moto; do
+for forbidden in pandas sagemaker moto duckdb; do
   if [ -e "$BUILD/$forbidden" ]; then
     echo "package: $forbidden ended up in the package through a dependency" >&2
     exit 1

@@ -14,6 +14,7 @@ from typing import Any
 import re2
 
 from investigator.automation.store import ReportLocation
+from investigator.fleet.history import history_line
 from investigator.models import Investigation
 from investigator.redact import redact_text
 
@@ -59,6 +60,8 @@ def message(inv: Investigation, loc: ReportLocation, *, region: str | None = Non
     note = _partial_note(inv)
     if note:
         lines.append(note)
+    if inv.history:
+        lines.append(history_line(inv.history))
     lines.append(f"Report: {loc.html_uri}")
     if region:
         lines.append(

@@ -22,6 +22,7 @@ from investigator.automation.events import Failure
 from investigator.automation.store import ClaimResult, ReportLocation, ReportStore
 from investigator.automation.sweep import CheckpointStore, SweepConfig, SweepResult, run_sweep
 from investigator.errors import AwsError, InputError, InvestigatorError
+from investigator.fleet.store import record_failure
 from investigator.models import Evidence, Gap, Investigation, Target
 
 log = logging.getLogger("investigator.automation")
@@ -276,6 +277,9 @@ class Reporter:
             failure, self.investigate, deadline=self.deadline, session=self.services.session,
             region=self.settings.region)
         loc = store.location(failure.report_name, failure.failed_at)
+        inv = record_failure(self.services.s3, self.settings.bucket, inv, failure_key=failure.key,
+                             failed_at=failure.failed_at, report=loc.html_uri,
+                             state_machine_arn=failure.state_machine_arn)  # fleet index
         html, json_text, bundle = _render(evidence, inv)
         store.write_report(loc, html=html, json_text=json_text, bundle=bundle)
         notified = self._notify(inv, loc, failure)

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from investigator import __version__
+from investigator.fleet.history import history_line
 from investigator.models import SCHEMA_VERSION, Investigation
 from investigator.reporter import metrics_plot, timeline
 from investigator.reporter.safe_text import neutralise_model
@@ -142,6 +143,7 @@ def view(inv: Investigation, prefix: str, repro_href: str | None = None) -> dict
         "confidence": f"{f.confidence:.2f}",
         "when": verdict_when(inv),
         "fail_state": fail_state_line(inv),
+        "history": history_line(inv.history) if inv.history else None,
         "evidence": [_evidence_view(b) for b in evidence_blocks(f.evidence)],
         "timeline": _timeline_view(inv, prefix),
         "unsettled": unsettled_rows(inv),

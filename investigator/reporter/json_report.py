@@ -35,6 +35,7 @@ def to_dict(inv: Investigation) -> dict[str, Any]:
         "source": inv.source,
         "category": f.category,
         "rule": f.rule,
+        "fingerprint": inv.fingerprint,
         "confidence": f.confidence,
         "confidence_label": f.confidence_label,
         "title": f.title,
@@ -56,6 +57,7 @@ def to_dict(inv: Investigation) -> dict[str, Any]:
         "last_good": inv.last_good,
         "api_calls": inv.api_calls,
         "elapsed_s": inv.elapsed_s,
+        "history": dumped["history"],
     }
 
 

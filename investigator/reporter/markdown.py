@@ -7,6 +7,7 @@ them, and table cells escape `|` and newlines, so hostile text cannot break the 
 
 from __future__ import annotations
 
+from investigator.fleet.history import history_line
 from investigator.models import Investigation
 from investigator.reporter import timeline
 from investigator.reporter.safe_text import neutralise_model, one_line
@@ -93,6 +94,8 @@ def _verdict(inv: Investigation) -> list[str]:
     if when["failed_at"]:
         after = f", after {when['after']} (from {esc(when['since'])})" if when["after"] else ""
         out.append(f"- **Failed at:** {when['failed_at']}{after}")
+    if inv.history:
+        out.append(f"- **History:** {esc(history_line(inv.history))}")
     return out
 
 

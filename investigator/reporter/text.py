@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from investigator.fleet.history import history_line
 from investigator.models import EvidenceLine, Finding, Investigation
 from investigator.reporter import timeline
 from investigator.reporter.safe_text import clip, neutralise_model, one_line
@@ -277,6 +278,8 @@ def _verdict(inv: Investigation, color: bool) -> list[str]:
     if when["failed_at"]:
         after = f", after {when['after']} (from {one_line(when['since'])})" if when["after"] else ""
         out.append(f"  failed at {when['failed_at']}{after}")
+    if inv.history:
+        out.append(f"  {one_line(history_line(inv.history))}")
     return out
 
 
