@@ -13,7 +13,8 @@ from investigator.classifier.loader import load_rules
 from investigator.classifier.rank import Ranked, rank
 from investigator.classifier.render import cited_groups, fill, render_finding
 from investigator.classifier.scanner import Hit, PatternSet, TextSource, bytes_chunks
-from investigator.classifier.schema import Rule
+from investigator.classifier.schema import Pattern, Rule
+from investigator.classifier.tolerant import tolerant
 from investigator.facts import FACTS
 from investigator.models import (
     Alternative,
@@ -37,17 +38,34 @@ class Library:
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Library:
+        """Compile every pattern once, through the tolerant rewrite (see tolerant.py)."""
         regexes: list[str] = []
-        index_of: dict[str, int] = {}
+        vetoes: list[tuple[str, ...]] = []
+        index_of: dict[PatternKey, int] = {}
         for rule in rules:
             for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
-                if p.regex not in index_of:
-                    index_of[p.regex] = len(regexes)
-                    regexes.append(p.regex)
+                key = pattern_key(rule, p)
+                if key not in index_of:
+                    index_of[key] = len(regexes)
+                    regexes.append(key[0])
+                    vetoes.append(key[1])
         terminal = len(regexes)
         regexes.append(TERMINAL)
-        compiled = tuple(bind(r, index_of) for r in rules)
-        return cls(compiled, PatternSet(regexes), terminal)
+        vetoes.append(())
+        compiled = tuple(bind(r, index_of, pattern_key) for r in rules)
+        return cls(compiled, PatternSet(regexes, vetoes), terminal)
+
+
+PatternKey = tuple[str, tuple[str, ...]]
+
+
+def pattern_key(rule: Rule, pattern: Pattern) -> PatternKey:
+    """The regex the scanner runs for a rule's pattern, and its line vetoes."""
+    cs = rule.case_sensitive if pattern.case_sensitive is None else pattern.case_sensitive
+    return (
+        tolerant(pattern.regex, case_sensitive=cs),
+        tuple(tolerant(v, case_sensitive=cs) for v in pattern.unless),
+    )
 
 
 @lru_cache(maxsize=4)

@@ -28,6 +28,13 @@ WORKERS = 2  # the CI and Lambda machines have 2 cores
 RING = WORKERS + 2  # buffers file_chunks cycles through
 # RE2's DFA cache budget for the whole set; beyond it RE2 fails rather than backtracks.
 _SET_MAX_MEM = 96 << 20
+# ANSI colour/cursor codes, with or without the ESC byte (copy-paste from a terminal or a
+# web page often loses it and leaves "[31m"). Removed before matching: they sit mid-line,
+# between a level and its colon, where no pattern could expect them.
+_ANSI = re2.compile(
+    rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\n]*\x07|\x1b[()][A-Z0-9]|\[(?:\d{1,3};)*\d{1,3}m"
+)
+_ANSI_HINTS = (b"\x1b", b"[0m", b"[1m")
 
 
 class ScanError(Exception):
@@ -165,10 +172,31 @@ def _context(
     return tuple(reversed(before)), tuple(after)
 
 
-class PatternSet:
-    """Every distinct regex of the library, compiled once into one RE2 Set."""
+def strip_ansi(buf: bytes | bytearray, n: int) -> Chunk:
+    """The chunk without ANSI codes (line count unchanged); a no-op copy-free when absent."""
+    if not any(buf.find(h, 0, n) != -1 for h in _ANSI_HINTS):
+        return buf, n
+    clean = _ANSI.sub(b"", bytes(memoryview(buf)[:n]))
+    return clean, len(clean)
 
-    def __init__(self, regexes: Sequence[str]) -> None:
+
+def _vetoed(vetoes: list, buf: bytes | bytearray, n: int, pos: int) -> bool:
+    ls = buf.rfind(b"\n", 0, pos) + 1
+    le = buf.find(b"\n", pos, n)
+    line = bytes(buf[ls : n if le == -1 else le])
+    return any(v.search(line) for v in vetoes)
+
+
+class PatternSet:
+    """Every distinct regex of the library, compiled once into one RE2 Set.
+
+    `vetoes[i]` lists regexes that, when they also match a hit's line, make it no hit of
+    pattern i (a line-level exception, e.g. pip's resolver notice for a generic ERROR).
+    """
+
+    def __init__(
+        self, regexes: Sequence[str], vetoes: Sequence[Sequence[str]] | None = None
+    ) -> None:
         self.regexes = list(regexes)
         opts = re2.Options()
         opts.max_mem = _SET_MAX_MEM
@@ -182,6 +210,9 @@ class PatternSet:
             if self._set.Add(f"(?m){rx}") < 0:
                 raise ScanError(f"RE2 refused pattern {rx!r}")
             self._compiled.append(re2.compile(f"(?m){rx}".encode(), opts))
+        self._vetoes = [
+            [re2.compile(v.encode(), opts) for v in vs] for vs in (vetoes or [()] * len(regexes))
+        ]
         try:
             self._set.Compile()  # returns None; raises when the set cannot be built
         except Exception as exc:
@@ -207,7 +238,8 @@ class PatternSet:
     ) -> None:
         base = src.first_line - 1  # lines before the current chunk
         window: deque[tuple[bytes | bytearray, int, Future[Sequence[int]]]] = deque()
-        for buf, n in src.chunks:
+        for raw, size in src.chunks:
+            buf, n = strip_ansi(raw, size) if size else (raw, size)
             if n:
                 window.append((buf, n, pool.submit(self._match, buf, n)))
             while window and (len(window) > WORKERS or not n):
@@ -234,9 +266,12 @@ class PatternSet:
     def _locate(self, idx: int, buf: bytes | bytearray, n: int, need_first: int) -> list:
         """First `need_first` matches of a pattern in a chunk plus its last KEEP_LAST."""
         rx = self._compiled[idx]
+        vetoes = self._vetoes[idx]
         found: list = []
         if need_first > 0:
             for m in rx.finditer(buf, 0, n):
+                if vetoes and _vetoed(vetoes, buf, n, m.start()):
+                    continue
                 found.append(m)
                 if len(found) >= need_first:
                     break
@@ -245,7 +280,11 @@ class PatternSet:
             lo = max(0, n - window)
             if lo:
                 lo = buf.rfind(b"\n", 0, lo) + 1
-            tail = list(rx.finditer(buf, lo, n))
+            tail = [
+                m
+                for m in rx.finditer(buf, lo, n)
+                if not (vetoes and _vetoed(vetoes, buf, n, m.start()))
+            ]
             if tail or lo == 0:
                 break
             window *= 8
