@@ -11,14 +11,20 @@ from typing import Any
 from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, evaluate
 from investigator.classifier.loader import load_rules
 from investigator.classifier.rank import Ranked, rank
-from investigator.classifier.render import cited_groups, fill, render_finding
-from investigator.classifier.scanner import Hit, PatternSet, TextSource, bytes_chunks
+from investigator.classifier.render import (
+    cited_groups,
+    fill,
+    nothing_to_examine,
+    render_finding,
+)
+from investigator.classifier.scanner import Hit, PatternSet, ScanStats, TextSource, bytes_chunks
 from investigator.classifier.schema import Pattern, Rule
 from investigator.classifier.tolerant import tolerant
 from investigator.facts import FACTS
 from investigator.models import (
     Alternative,
     Evidence,
+    Gap,
     Inconclusive,
     Investigation,
     JobInfo,
@@ -109,12 +115,31 @@ def classify(
     facts = dict(evidence.facts)
     logs = list(log_sources) if log_sources is not None else []
     logs += [stream_source(s) for s in evidence.logs]
-    hits = library.patterns.scan([*logs, *fact_sources(facts)])
+    stats = ScanStats()
+    hits = library.patterns.scan([*logs, *fact_sources(facts)], stats)
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
     terminal = _final_exception(hits.get(library.terminal, []), results)
     ranked = rank(results, facts, terminal)
-    return _investigation(evidence, ranked, results, facts, terminal, source_label)
+    inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
+    if ranked.top is None and not facts and stats.nothing_to_examine:
+        inv = _no_input(inv, stats)
+    return inv
+
+
+def _no_input(inv: Investigation, stats: ScanStats) -> Investigation:
+    """Nothing was examined: a gap on the input and a low-confidence finding saying so."""
+    binary = stats.binary_sources > 0
+    code = "BinaryInput" if binary else "EmptyInput"
+    message = (
+        f"{stats.binary_sources} of {stats.log_sources} log source(s) are binary"
+        if binary
+        else f"the log holds no text ({stats.log_bytes} bytes, all whitespace)"
+    )
+    gap = Gap(source="logs", code=code, message=message)
+    return inv.model_copy(
+        update={"finding": nothing_to_examine(binary), "gaps": [*inv.gaps, gap]}
+    )
 
 
 def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:

@@ -99,6 +99,30 @@ def _no_failure(ranked: Ranked) -> Finding:
     )
 
 
+NO_INPUT_RULE = "no-input-to-examine"
+
+
+def nothing_to_examine(binary: bool) -> Finding:
+    """Empty, blank or binary input: say so instead of "no failure" (a gap, not a verdict)."""
+    what = "is binary, not a text log" if binary else "is empty or holds only whitespace"
+    return Finding(
+        category="unknown",
+        rule=NO_INPUT_RULE,
+        title=f"Nothing to examine: the input {what}",
+        confidence=0.1,
+        confidence_label="low",
+        retryable=False,
+        explanation=(
+            f"The evidence {what}, so no failure could be looked for. This is not a "
+            "verdict that the job was healthy."
+        ),
+        remediation=[
+            "Check that the right file or log stream was given (not a compressed archive "
+            "without a .gz suffix, not a stream that was still empty) and investigate again.",
+        ],
+    )
+
+
 def render_finding(ranked: Ranked, facts: dict[str, Any], terminal: Hit | None) -> Finding:
     top = ranked.top
     if top is None:

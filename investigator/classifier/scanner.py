@@ -74,6 +74,41 @@ class _PatternHits:
 
 Chunk = tuple[bytes | bytearray, int]  # a buffer and how many of its bytes are data
 
+TAIL_BYTES = 32 << 10  # end of each log kept for the learned fallback (failures are at the end)
+_SNIFF = 8 << 10  # bytes of a source's start that decide whether it is binary
+_NON_SPACE = re2.compile(rb"\S")
+# Control bytes that never occur in a text log (tab, LF, CR, FF, BS and ESC do).
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\f\b\x1b") + b"\x7f"
+
+
+@dataclass
+class ScanStats:
+    """What the log sources held, beyond pattern hits: was there anything to examine?"""
+
+    log_bytes: int = 0
+    log_sources: int = 0
+    binary_sources: int = 0
+    has_text: bool = False  # a non-whitespace byte in a text (non-binary) log source
+    tails: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def nothing_to_examine(self) -> bool:
+        return not self.has_text
+
+    def tail_text(self, limit: int = TAIL_BYTES) -> str:
+        return "\n".join(_decode(t[-limit:]) for t in self.tails.values())
+
+
+def looks_binary(sample: bytes) -> bool:
+    """Like file(1)/git: many control bytes or undecodable UTF-8 means not a text log."""
+    if not sample:
+        return False
+    control = len(sample) - len(sample.translate(None, _CONTROL))
+    if control > len(sample) // 10:
+        return True
+    text = sample.decode("utf-8", errors="replace")
+    return text.count("\ufffd") > len(text) // 5
+
 
 @dataclass(frozen=True)
 class TextSource:
@@ -218,13 +253,16 @@ class PatternSet:
         except Exception as exc:
             raise ScanError(f"RE2 could not compile the pattern set: {exc}") from None
 
-    def scan(self, sources: Iterable[TextSource]) -> dict[int, list[Hit]]:
+    def scan(
+        self, sources: Iterable[TextSource], stats: ScanStats | None = None
+    ) -> dict[int, list[Hit]]:
         hits: dict[int, _PatternHits] = {}
+        stats = stats if stats is not None else ScanStats()
         # RE2 releases the GIL while matching, so chunks are matched on worker threads
         # while this thread reads ahead, counts lines and locates hits in order.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for seq, src in enumerate(sources):
-                self._scan_source(pool, seq, src, hits)
+                self._scan_source(pool, seq, src, hits, stats)
         return {i: h.all() for i, h in hits.items()}
 
     def _match(self, buf: bytes | bytearray, n: int) -> Sequence[int]:
@@ -234,18 +272,38 @@ class PatternSet:
             raise ScanError(f"pattern scan failed: {exc}") from None
 
     def _scan_source(
-        self, pool: ThreadPoolExecutor, seq: int, src: TextSource, hits: dict[int, _PatternHits]
+        self,
+        pool: ThreadPoolExecutor,
+        seq: int,
+        src: TextSource,
+        hits: dict[int, _PatternHits],
+        stats: ScanStats,
     ) -> None:
         base = src.first_line - 1  # lines before the current chunk
         window: deque[tuple[bytes | bytearray, int, Future[Sequence[int]]]] = deque()
+        is_log = src.source == "logs"
+        binary: bool | None = None
+        tail = b""
+        if is_log:
+            stats.log_sources += 1
         for raw, size in src.chunks:
             buf, n = strip_ansi(raw, size) if size else (raw, size)
+            if is_log and n:
+                stats.log_bytes += n
+                if binary is None:
+                    binary = looks_binary(bytes(memoryview(buf)[: min(n, _SNIFF)]))
+                    stats.binary_sources += binary
+                if not binary and not stats.has_text:
+                    stats.has_text = _NON_SPACE.search(memoryview(buf)[:n]) is not None
+                tail = (tail + bytes(memoryview(buf)[max(0, n - TAIL_BYTES) : n]))[-TAIL_BYTES:]
             if n:
                 window.append((buf, n, pool.submit(self._match, buf, n)))
             while window and (len(window) > WORKERS or not n):
                 base = self._consume(seq, src, base, *window.popleft(), hits)
         while window:
             base = self._consume(seq, src, base, *window.popleft(), hits)
+        if is_log and tail and not binary:
+            stats.tails[src.stream or f"log-{seq}"] = tail
 
     def _consume(
         self,
