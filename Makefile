@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench eval package runbook system-deps clean
+.PHONY: venv demo test lint bench eval model package runbook system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,8 +47,14 @@ bench: venv
 	$(PY) bench/bench_log.py
 	@if [ -f bench/bench_aws.py ]; then $(PY) bench/bench_aws.py; fi
 
+# ROOT=DIR scores another folder of <category>/*.log (e.g. a blind batch).
 eval: venv
-	$(PY) -m tests.corpus.evaluate
+	$(PY) -m tests.corpus.evaluate $(if $(ROOT),--root $(ROOT))
+
+# The learned fallback's weights, trained on tests/corpus (a test fails when they are stale).
+model: venv
+	OPENBLAS_NUM_THREADS=1 $(PY) -m tests.corpus.fallback_model
+	$(PY) -m tests.corpus.fallback_model --cv
 
 package: venv
 	bash scripts/package.sh

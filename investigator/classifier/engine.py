@@ -16,6 +16,7 @@ from investigator.classifier.render import (
     fill,
     nothing_to_examine,
     render_finding,
+    render_guess,
 )
 from investigator.classifier.scanner import Hit, PatternSet, ScanStats, TextSource, bytes_chunks
 from investigator.classifier.schema import Pattern, Rule
@@ -123,9 +124,48 @@ def classify(
     ranked = rank(results, facts, terminal)
     inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
     if ranked.top is None and not facts and stats.nothing_to_examine:
-        inv = _no_input(inv, stats)
+        return _no_input(inv, stats)
+    if inv.finding.category == "unknown" and ranked.top is not None:
+        return _learned_fallback(inv, stats)
     return inv
 
+
+def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
+    """A failure no category rule explains: let the corpus-trained model guess, labelled so.
+
+    Imported lazily: most investigations never need the model, and start-up time matters.
+    """
+    from investigator.classifier import fallback
+
+    text = fallback_text(inv, stats)
+    guessed = fallback.guess(text)
+    if guessed is None:
+        return inv
+    unknown = inv.finding
+    finding = render_guess(guessed, unknown)
+    demoted = Alternative(
+        category="unknown",
+        rule=unknown.rule,
+        confidence=round(min(unknown.confidence, finding.confidence - 0.01), 2),
+        title=unknown.title,
+        why_lower="a generic failure marker: it says that the job failed, not why",
+    )
+    return inv.model_copy(update={"finding": finding, "alternatives": [demoted, *inv.alternatives]})
+
+
+def fallback_text(inv: Investigation, stats: ScanStats) -> str:
+    """What the model reads: the telling lines with their context, then the end of the logs."""
+    parts: list[str] = []
+    for e in inv.finding.evidence:
+        parts.extend([*e.before, e.text, *e.after])
+    for name in ("sagemaker.failure_reason", "sfn.error", "sfn.cause"):
+        value = inv.facts.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+    from investigator.classifier.fallback import MAX_CHARS
+
+    head = "\n".join(parts)[-MAX_CHARS // 2 :]
+    return head + "\n" + stats.tail_text()[-(MAX_CHARS - len(head)) :]
 
 def _no_input(inv: Investigation, stats: ScanStats) -> Investigation:
     """Nothing was examined: a gap on the input and a low-confidence finding saying so."""

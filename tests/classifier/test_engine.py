@@ -257,8 +257,12 @@ def test_silent_rule_fires_even_when_the_job_completed(tmp_path):
     assert on_cpu.finding.category == "none"
 
 
-def test_empty_evidence_is_none_without_a_rule(tmp_path):
-    inv = classify(evidence(""), library(tmp_path, OOM))
+def test_empty_evidence_is_nothing_to_examine_and_quiet_text_is_none(tmp_path):
+    lib = library(tmp_path, OOM)
+    inv = classify(evidence(""), lib)
+    assert (inv.finding.category, inv.finding.rule) == ("unknown", "no-input-to-examine")
+    assert [g.code for g in inv.gaps] == ["EmptyInput"]
+    inv = classify(evidence("epoch 1 loss 0.3"), lib)
     assert (inv.finding.category, inv.finding.rule) == ("none", "no-failure-evidence")
 
 
