@@ -239,15 +239,16 @@ class PatternSet:
         # also credit a hit to the previous line).
         opts.never_nl = True
         self._set = re2.Set.SearchSet(opts)
-        self._compiled = []
+        self._opts = opts
         for rx in self.regexes:
             # (?m) so ^ and $ anchor at line boundaries inside a chunk.
             if self._set.Add(f"(?m){rx}") < 0:
                 raise ScanError(f"RE2 refused pattern {rx!r}")
-            self._compiled.append(re2.compile(f"(?m){rx}".encode(), opts))
-        self._vetoes = [
-            [re2.compile(v.encode(), opts) for v in vs] for vs in (vetoes or [()] * len(regexes))
-        ]
+        # Single patterns are compiled when the set first reports them (most never hit):
+        # start-up time matters for one-line logs.
+        self._compiled: list = [None] * len(self.regexes)
+        self._veto_src = list(vetoes) if vetoes is not None else [()] * len(self.regexes)
+        self._vetoes: list = [None] * len(self.regexes)
         try:
             self._set.Compile()  # returns None; raises when the set cannot be built
         except Exception as exc:
@@ -321,10 +322,15 @@ class PatternSet:
                 ph.add(self._hit(idx, seq, src, buf, n, base, m))
         return base + buf.count(b"\n", 0, n)
 
+    def _pattern(self, idx: int) -> tuple:
+        if self._compiled[idx] is None:
+            self._compiled[idx] = re2.compile(f"(?m){self.regexes[idx]}".encode(), self._opts)
+            self._vetoes[idx] = [re2.compile(v.encode(), self._opts) for v in self._veto_src[idx]]
+        return self._compiled[idx], self._vetoes[idx]
+
     def _locate(self, idx: int, buf: bytes | bytearray, n: int, need_first: int) -> list:
         """First `need_first` matches of a pattern in a chunk plus its last KEEP_LAST."""
-        rx = self._compiled[idx]
-        vetoes = self._vetoes[idx]
+        rx, vetoes = self._pattern(idx)
         found: list = []
         if need_first > 0:
             for m in rx.finditer(buf, 0, n):

@@ -202,7 +202,9 @@ def test_generic_marker_gives_unknown_with_the_telling_lines(tmp_path):
         ),
         lib,
     )
-    assert inv.finding.category == "unknown"
+    # unknown, or the learned fallback's labelled guess on top of it (tests/classifier/test_fallback.py)
+    assert inv.finding.category == "unknown" or inv.finding.rule == "fallback-learned"
+    assert "unknown" in {inv.finding.category, *(a.category for a in inv.alternatives)}
     assert inv.finding.confidence <= 0.5
     assert any("flux capacitor" in e.text for e in inv.finding.evidence)
 

@@ -83,7 +83,7 @@ def test_a_one_case_character_class_keeps_its_case():
 def test_unless_drops_a_line_that_also_matches_a_veto(tmp_path):
     generic = rule(
         "generic-error",
-        "unknown",
+        "code",
         confidence="low",
         priority=5,
         patterns={"any": [{"regex": "^ERROR:", "unless": ["pip's dependency resolver"]}]},
