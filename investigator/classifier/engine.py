@@ -35,6 +35,10 @@ from investigator.models import (
 # Engine-internal pattern: the final line of a Python traceback (or any "XxxError: ..." line).
 # The last such line in the logs is what a cascade of errors usually ends with.
 TERMINAL = r"(?:^|[\s:>\]|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$)"
+# Python's sys.unraisablehook header: the traceback after it was printed and ignored (a
+# __del__ or a callback failing at interpreter exit), not raised. Its lines are no failure.
+IGNORED = tolerant(r"^Exception ignored in\b")
+IGNORED_SPAN = 12  # lines an ignored traceback may take when its exception line is not seen
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Library:
     rules: tuple[CompiledRule, ...]
     patterns: PatternSet
     terminal: int
+    ignored: int
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Library:
@@ -57,10 +62,10 @@ class Library:
                     regexes.append(key[0])
                     vetoes.append(key[1])
         terminal = len(regexes)
-        regexes.append(TERMINAL)
-        vetoes.append(())
+        regexes += [TERMINAL, IGNORED]
+        vetoes += [(), ()]
         compiled = tuple(bind(r, index_of, pattern_key) for r in rules)
-        return cls(compiled, PatternSet(regexes, vetoes), terminal)
+        return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1)
 
 
 PatternKey = tuple[str, tuple[str, ...]]
@@ -117,7 +122,7 @@ def classify(
     logs = list(log_sources) if log_sources is not None else []
     logs += [stream_source(s) for s in evidence.logs]
     stats = ScanStats()
-    hits = library.patterns.scan([*logs, *fact_sources(facts)], stats)
+    hits = _without_ignored(library.patterns.scan([*logs, *fact_sources(facts)], stats), library)
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
     terminal = _final_exception(hits.get(library.terminal, []), results)
@@ -180,6 +185,26 @@ def _no_input(inv: Investigation, stats: ScanStats) -> Investigation:
     return inv.model_copy(
         update={"finding": nothing_to_examine(binary), "gaps": [*inv.gaps, gap]}
     )
+
+
+def _without_ignored(hits: dict[int, list[Hit]], library: Library) -> dict[int, list[Hit]]:
+    """Drop hits inside tracebacks Python printed as "Exception ignored in" (not raised)."""
+    starts = [h for h in hits.get(library.ignored, []) if h.source == "logs"]
+    if not starts:
+        return hits
+    terminals = [h for h in hits.get(library.terminal, []) if h.source == "logs"]
+    spans = []
+    for s in starts:
+        ends = [t.line for t in terminals if t.stream == s.stream and s.line < t.line]
+        end = min([e for e in ends if e <= s.line + IGNORED_SPAN], default=s.line + IGNORED_SPAN)
+        spans.append((s.stream, s.line, end))
+
+    def inside(h: Hit) -> bool:
+        return h.source == "logs" and any(
+            h.stream == stream and lo <= h.line <= hi for stream, lo, hi in spans
+        )
+
+    return {i: [h for h in hs if not inside(h)] for i, hs in hits.items()}
 
 
 def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:
