@@ -53,7 +53,11 @@ def tokens(text: str) -> list[str]:
 
 def features(text: str, idf: dict[str, float]) -> dict[str, float]:
     """Sublinear TF-IDF over the model's vocabulary, L2-normalised."""
-    counts = Counter(t for t in tokens(text) if t in idf)
+    return vectorize(tokens(text), idf)
+
+
+def vectorize(toks: list[str], idf: dict[str, float]) -> dict[str, float]:
+    counts = Counter(t for t in toks if t in idf)
     vec = {t: (1.0 + math.log(c)) * idf[t] for t, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
     return {t: v / norm for t, v in vec.items()}
@@ -81,8 +85,11 @@ class Model:
         )
 
     def probabilities(self, text: str) -> dict[str, float]:
+        return self.probabilities_of(tokens(text))
+
+    def probabilities_of(self, toks: list[str]) -> dict[str, float]:
         scores = list(self.bias)
-        for term, value in features(text, self.idf).items():
+        for term, value in vectorize(toks, self.idf).items():
             for i, w in enumerate(self.weights[term]):
                 scores[i] += w * value
         top = max(scores)

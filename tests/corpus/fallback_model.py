@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from investigator.classifier.fallback import MODEL_PATH, MODEL_VERSION, Model, features, tokens
+from investigator.classifier.fallback import MODEL_PATH, MODEL_VERSION, Model, tokens, vectorize
 from tests.corpus.evaluate import CORPUS, Sample, samples
 
 MIN_DF = 2
@@ -44,29 +44,30 @@ def training_set(root: Path = CORPUS) -> list[Sample]:
     return [s for s in samples(root) if s.category != "none"]
 
 
-def vocabulary(texts: list[str]) -> dict[str, float]:
+def vocabulary(docs: list[list[str]]) -> dict[str, float]:
     df: Counter[str] = Counter()
-    for t in texts:
-        df.update(set(tokens(t)))
-    n = len(texts)
+    for toks in docs:
+        df.update(set(toks))
+    n = len(docs)
     terms = sorted(t for t, c in df.items() if c >= MIN_DF)
     return {t: math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms}
 
 
-def fit(texts: list[str], labels: list[str]) -> Model:
-    idf = vocabulary(texts)
+def fit(docs: list[list[str]], labels: list[str]) -> Model:
+    """Fit on tokenised excerpts (fallback.tokens), the same tokens the runtime reads."""
+    idf = vocabulary(docs)
     terms = list(idf)
     index = {t: i for i, t in enumerate(terms)}
     classes = sorted(set(labels))
-    x = np.zeros((len(texts), len(terms)))
-    for row, text in enumerate(texts):
-        for t, v in features(text, idf).items():
+    x = np.zeros((len(docs), len(terms)))
+    for row, toks in enumerate(docs):
+        for t, v in vectorize(toks, idf).items():
             x[row, index[t]] = v
-    y = np.zeros((len(texts), len(classes)))
-    y[np.arange(len(texts)), [classes.index(c) for c in labels]] = 1.0
+    y = np.zeros((len(docs), len(classes)))
+    y[np.arange(len(docs)), [classes.index(c) for c in labels]] = 1.0
     # Balanced class weights: a category with few excerpts still counts.
     counts = y.sum(axis=0)
-    sample_w = (len(texts) / (len(classes) * counts))[[classes.index(c) for c in labels]]
+    sample_w = (len(docs) / (len(classes) * counts))[[classes.index(c) for c in labels]]
     w, b = _nesterov(x, y, sample_w)
     return Model(
         classes=tuple(classes),
@@ -99,7 +100,7 @@ def _nesterov(x: np.ndarray, y: np.ndarray, sample_w: np.ndarray) -> tuple[np.nd
 
 def train(root: Path = CORPUS) -> Model:
     items = training_set(root)
-    return fit([text_of(s) for s in items], [s.category for s in items])
+    return fit([tokens(text_of(s)) for s in items], [s.category for s in items])
 
 
 def to_json(model: Model, trained_on: int) -> str:
@@ -155,12 +156,14 @@ def grouped_cv(root: Path = CORPUS, folds: int = FOLDS) -> tuple[float, float, i
     fold_of = {g: i % folds for i, g in enumerate(groups)}
     correct = total = 0
     majority = Counter(s.category for s in items).most_common(1)[0][1] / len(items)
+    docs = [tokens(text_of(s)) for s in items]  # tokenised once for every fold
     for f in range(folds):
-        train_items = [s for s in items if fold_of[group_of(s)] != f]
-        test_items = [s for s in items if fold_of[group_of(s)] == f]
-        model = fit([text_of(s) for s in train_items], [s.category for s in train_items])
-        for s in test_items:
-            probs = model.probabilities(text_of(s))
+        train_idx = [i for i, s in enumerate(items) if fold_of[group_of(s)] != f]
+        model = fit([docs[i] for i in train_idx], [items[i].category for i in train_idx])
+        for i, s in enumerate(items):
+            if fold_of[group_of(s)] != f:
+                continue
+            probs = model.probabilities_of(docs[i])
             predicted = max(sorted(probs), key=probs.__getitem__)
             correct += predicted in s.accepted
             total += 1
