@@ -130,7 +130,9 @@ def classify(
     inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
     if ranked.top is None and not facts and stats.nothing_to_examine:
         return _no_input(inv, stats)
-    if inv.finding.category == "unknown" and ranked.top is not None:
+    # The model reads log text: without any (logs unreadable, a facts-only failure) the
+    # honest answer stays `unknown` with what could not be ruled out.
+    if inv.finding.category == "unknown" and ranked.top is not None and stats.has_text:
         return _learned_fallback(inv, stats)
     return inv
 

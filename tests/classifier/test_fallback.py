@@ -9,6 +9,7 @@ import sys
 
 from investigator.classifier import classify, default_library
 from investigator.classifier.fallback import MAX_CONFIDENCE, RULE_ID
+from investigator.models import Gap
 from tests.classifier.test_engine import evidence
 
 # Generic failure markers only (an ERROR line), but the words are those of a category.
@@ -40,6 +41,18 @@ def test_a_healthy_log_is_never_turned_into_a_failure():
     log = "epoch 3 loss 0.12 memory 31 GiB capacity instance ml.p4d.24xlarge\nTraining finished."
     inv = classify(evidence(log), default_library())
     assert inv.finding.category == "none"
+
+
+def test_no_guess_without_log_text():
+    """Logs unreadable, a terse FailureReason: unknown, not a guess from a few words."""
+    facts = {
+        "sagemaker.status": "Failed",
+        "sagemaker.failure_reason": "AlgorithmError: ExecuteUserScriptError: ExitCode 1 "
+        "ErrorMessage \"ValueError: bad shard layout in the instance pool\"",
+    }
+    gap = Gap(source="logs", code="AccessDenied", message="no logs:GetLogEvents")
+    inv = classify(evidence("", facts=facts, gaps=[gap]), default_library())
+    assert inv.finding.category == "unknown"
 
 
 def test_the_guess_is_deterministic():
