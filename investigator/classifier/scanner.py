@@ -34,7 +34,8 @@ _SET_MAX_MEM = 96 << 20
 _ANSI = re2.compile(
     rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\n]*\x07|\x1b[()][A-Z0-9]|\[(?:\d{1,3};)*\d{1,3}m"
 )
-_ANSI_HINTS = (b"\x1b", b"[0m", b"[1m")
+_ESC = b"\x1b"
+_BARE_RESET = b"[0m"  # an ANSI reset that lost its ESC: pasted text, looked for in a first chunk
 
 
 class ScanError(Exception):
@@ -207,9 +208,13 @@ def _context(
     return tuple(reversed(before)), tuple(after)
 
 
-def strip_ansi(buf: bytes | bytearray, n: int) -> Chunk:
-    """The chunk without ANSI codes (line count unchanged); a no-op copy-free when absent."""
-    if not any(buf.find(h, 0, n) != -1 for h in _ANSI_HINTS):
+def strip_ansi(buf: bytes | bytearray, n: int, bare: bool = True) -> Chunk:
+    """The chunk without ANSI codes (line count unchanged); a no-op copy-free when absent.
+
+    The ESC byte is a memchr away; codes that lost it (copy-paste) are looked for only when
+    `bare` (a source's first chunk: pasted logs are small), since that search costs more.
+    """
+    if buf.find(_ESC, 0, n) == -1 and not (bare and buf.find(_BARE_RESET, 0, n) != -1):
         return buf, n
     clean = _ANSI.sub(b"", bytes(memoryview(buf)[:n]))
     return clean, len(clean)
@@ -287,8 +292,10 @@ class PatternSet:
         tail = b""
         if is_log:
             stats.log_sources += 1
+        first = True
         for raw, size in src.chunks:
-            buf, n = strip_ansi(raw, size) if size else (raw, size)
+            buf, n = strip_ansi(raw, size, bare=first) if size else (raw, size)
+            first = first and not size
             if is_log and n:
                 stats.log_bytes += n
                 if binary is None:

@@ -34,7 +34,8 @@ LINE_PREFIXES = (
     r"\[default\d+\]:[ \t]*",  # torchrun --tee
     r"\[\d+,\d+\]<std(?:out|err)>:",  # mpirun / SageMaker MPI
     r"\[1,\d+\]:",
-    r"[\w.-]+[ \t]*\|[ \t]*",  # docker compose / SageMaker local mode: algo-1-abcd |
+    # docker compose / SageMaker local mode: "algo-1-abcd | ", "web_1  | ", "trainer-1 | "
+    r"[\w.]*[-_]\d+(?:-\w+)?[ \t]*\|[ \t]*",
     r"\((?:\w+ )?pid=\d+(?:, ip=[\d.]+)?\)[ \t]*",  # Ray worker output
     r"\[pod/[^\]\n]+\][ \t]*",  # kubectl logs --prefix
 )
