@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench bench-fleet eval package runbook system-deps clean mutation
+.PHONY: venv demo test lint bench bench-fleet eval model package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -51,8 +51,14 @@ bench: venv
 bench-fleet: venv
 	$(PY) bench/bench_fleet.py
 
+# ROOT=DIR scores another folder of <category>/*.log (e.g. a blind batch).
 eval: venv
-	$(PY) -m tests.corpus.evaluate
+	$(PY) -m tests.corpus.evaluate $(if $(ROOT),--root $(ROOT))
+
+# The learned fallback's weights, trained on tests/corpus (a test fails when they are stale).
+model: venv
+	OPENBLAS_NUM_THREADS=1 $(PY) -m tests.corpus.fallback_model
+	$(PY) -m tests.corpus.fallback_model --cv
 
 # Mutation score per core module (a measurement: not part of `make test` or CI).
 mutation: venv

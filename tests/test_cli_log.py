@@ -58,7 +58,8 @@ def test_several_files_give_one_result_each(oom, tmp_path):
     empty.write_bytes(b"")
     objs = as_json(run("log", str(oom), str(empty), "--format", "json"))
     assert [o["source"] for o in objs] == [str(oom), str(empty)]
-    assert objs[1]["category"] == "none"
+    # An empty file is nothing to examine, not "no failure" (issue 10, item 2).
+    assert objs[1]["rule"] == "no-input-to-examine"
 
 
 def test_stdin_and_gzip(oom, tmp_path):

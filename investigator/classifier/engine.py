@@ -11,13 +11,21 @@ from typing import Any
 from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, evaluate
 from investigator.classifier.loader import load_rules
 from investigator.classifier.rank import Ranked, rank
-from investigator.classifier.render import cited_groups, fill, render_finding
-from investigator.classifier.scanner import Hit, PatternSet, TextSource, bytes_chunks
-from investigator.classifier.schema import Rule
+from investigator.classifier.render import (
+    cited_groups,
+    fill,
+    nothing_to_examine,
+    render_finding,
+    render_guess,
+)
+from investigator.classifier.scanner import Hit, PatternSet, ScanStats, TextSource, bytes_chunks
+from investigator.classifier.schema import Pattern, Rule
+from investigator.classifier.tolerant import tolerant
 from investigator.facts import FACTS
 from investigator.models import (
     Alternative,
     Evidence,
+    Gap,
     Inconclusive,
     Investigation,
     JobInfo,
@@ -27,6 +35,10 @@ from investigator.models import (
 # Engine-internal pattern: the final line of a Python traceback (or any "XxxError: ..." line).
 # The last such line in the logs is what a cascade of errors usually ends with.
 TERMINAL = r"(?:^|[\s:>\]|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$)"
+# Python's sys.unraisablehook header: the traceback after it was printed and ignored (a
+# __del__ or a callback failing at interpreter exit), not raised. Its lines are no failure.
+IGNORED = tolerant(r"^Exception ignored in\b")
+IGNORED_SPAN = 12  # lines an ignored traceback may take when its exception line is not seen
 
 
 @dataclass(frozen=True)
@@ -34,20 +46,38 @@ class Library:
     rules: tuple[CompiledRule, ...]
     patterns: PatternSet
     terminal: int
+    ignored: int
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Library:
+        """Compile every pattern once, through the tolerant rewrite (see tolerant.py)."""
         regexes: list[str] = []
-        index_of: dict[str, int] = {}
+        vetoes: list[tuple[str, ...]] = []
+        index_of: dict[PatternKey, int] = {}
         for rule in rules:
             for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
-                if p.regex not in index_of:
-                    index_of[p.regex] = len(regexes)
-                    regexes.append(p.regex)
+                key = pattern_key(rule, p)
+                if key not in index_of:
+                    index_of[key] = len(regexes)
+                    regexes.append(key[0])
+                    vetoes.append(key[1])
         terminal = len(regexes)
-        regexes.append(TERMINAL)
-        compiled = tuple(bind(r, index_of) for r in rules)
-        return cls(compiled, PatternSet(regexes), terminal)
+        regexes += [TERMINAL, IGNORED]
+        vetoes += [(), ()]
+        compiled = tuple(bind(r, index_of, pattern_key) for r in rules)
+        return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1)
+
+
+PatternKey = tuple[str, tuple[str, ...]]
+
+
+def pattern_key(rule: Rule, pattern: Pattern) -> PatternKey:
+    """The regex the scanner runs for a rule's pattern, and its line vetoes."""
+    cs = rule.case_sensitive if pattern.case_sensitive is None else pattern.case_sensitive
+    return (
+        tolerant(pattern.regex, case_sensitive=cs),
+        tuple(tolerant(v, case_sensitive=cs) for v in pattern.unless),
+    )
 
 
 @lru_cache(maxsize=4)
@@ -91,12 +121,92 @@ def classify(
     facts = dict(evidence.facts)
     logs = list(log_sources) if log_sources is not None else []
     logs += [stream_source(s) for s in evidence.logs]
-    hits = library.patterns.scan([*logs, *fact_sources(facts)])
+    stats = ScanStats()
+    hits = _without_ignored(library.patterns.scan([*logs, *fact_sources(facts)], stats), library)
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
     terminal = _final_exception(hits.get(library.terminal, []), results)
     ranked = rank(results, facts, terminal)
-    return _investigation(evidence, ranked, results, facts, terminal, source_label)
+    inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
+    if ranked.top is None and not facts and stats.nothing_to_examine:
+        return _no_input(inv, stats)
+    # The model reads log text: without any (logs unreadable, a facts-only failure) the
+    # honest answer stays `unknown` with what could not be ruled out.
+    if inv.finding.category == "unknown" and ranked.top is not None and stats.has_text:
+        return _learned_fallback(inv, stats)
+    return inv
+
+
+def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
+    """A failure no category rule explains: let the corpus-trained model guess, labelled so.
+
+    Imported lazily: most investigations never need the model, and start-up time matters.
+    """
+    from investigator.classifier import fallback
+
+    text = fallback_text(inv, stats)
+    guessed = fallback.guess(text)
+    if guessed is None:
+        return inv
+    unknown = inv.finding
+    finding = render_guess(guessed, unknown)
+    demoted = Alternative(
+        category="unknown",
+        rule=unknown.rule,
+        confidence=round(min(unknown.confidence, finding.confidence - 0.01), 2),
+        title=unknown.title,
+        why_lower="a generic failure marker: it says that the job failed, not why",
+    )
+    return inv.model_copy(update={"finding": finding, "alternatives": [demoted, *inv.alternatives]})
+
+
+def fallback_text(inv: Investigation, stats: ScanStats) -> str:
+    """What the model reads: the telling lines with their context, then the end of the logs."""
+    parts: list[str] = []
+    for e in inv.finding.evidence:
+        parts.extend([*e.before, e.text, *e.after])
+    for name in ("sagemaker.failure_reason", "sfn.error", "sfn.cause"):
+        value = inv.facts.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+    from investigator.classifier.fallback import MAX_CHARS
+
+    head = "\n".join(parts)[-MAX_CHARS // 2 :]
+    return head + "\n" + stats.tail_text()[-(MAX_CHARS - len(head)) :]
+
+def _no_input(inv: Investigation, stats: ScanStats) -> Investigation:
+    """Nothing was examined: a gap on the input and a low-confidence finding saying so."""
+    binary = stats.binary_sources > 0
+    code = "BinaryInput" if binary else "EmptyInput"
+    message = (
+        f"{stats.binary_sources} of {stats.log_sources} log source(s) are binary"
+        if binary
+        else f"the log holds no text ({stats.log_bytes} bytes, all whitespace)"
+    )
+    gap = Gap(source="logs", code=code, message=message)
+    return inv.model_copy(
+        update={"finding": nothing_to_examine(binary), "gaps": [*inv.gaps, gap]}
+    )
+
+
+def _without_ignored(hits: dict[int, list[Hit]], library: Library) -> dict[int, list[Hit]]:
+    """Drop hits inside tracebacks Python printed as "Exception ignored in" (not raised)."""
+    starts = [h for h in hits.get(library.ignored, []) if h.source == "logs"]
+    if not starts:
+        return hits
+    terminals = [h for h in hits.get(library.terminal, []) if h.source == "logs"]
+    spans = []
+    for s in starts:
+        ends = [t.line for t in terminals if t.stream == s.stream and s.line < t.line]
+        end = min([e for e in ends if e <= s.line + IGNORED_SPAN], default=s.line + IGNORED_SPAN)
+        spans.append((s.stream, s.line, end))
+
+    def inside(h: Hit) -> bool:
+        return h.source == "logs" and any(
+            h.stream == stream and lo <= h.line <= hi for stream, lo, hi in spans
+        )
+
+    return {i: [h for h in hs if not inside(h)] for i, hs in hits.items()}
 
 
 def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -42,9 +43,9 @@ class RuleResult:
         return max((h.order for h in self.cited if h.source == "logs"), default=(-1, -1))
 
 
-def bind(rule: Rule, index_of: dict[str, int]) -> CompiledRule:
+def bind(rule: Rule, index_of: dict[Any, int], key: Callable[[Rule, Pattern], Any]) -> CompiledRule:
     def items(patterns: list[Pattern]) -> tuple[Item, ...]:
-        return tuple(Item(index_of[p.regex], frozenset(p.in_)) for p in patterns)
+        return tuple(Item(index_of[key(rule, p)], frozenset(p.in_)) for p in patterns)
 
     p = rule.patterns
     return CompiledRule(rule, items(p.any), items(p.all), items(p.none))

@@ -6,6 +6,8 @@ from typing import Any
 
 import re2
 
+from investigator.classifier.fallback import RULE_ID as FALLBACK_RULE
+from investigator.classifier.fallback import Guess
 from investigator.classifier.rank import Ranked, Scored
 from investigator.classifier.scanner import Hit
 from investigator.classifier.schema import PLACEHOLDER
@@ -96,6 +98,56 @@ def _no_failure(ranked: Ranked) -> Finding:
             "Nothing to fix from this evidence. If the run still misbehaved, check that the "
             "logs cover the failure (the tail of every host's stream) and investigate again.",
         ],
+    )
+
+
+NO_INPUT_RULE = "no-input-to-examine"
+
+
+def nothing_to_examine(binary: bool) -> Finding:
+    """Empty, blank or binary input: say so instead of "no failure" (a gap, not a verdict)."""
+    what = "is binary, not a text log" if binary else "is empty or holds only whitespace"
+    return Finding(
+        category="unknown",
+        rule=NO_INPUT_RULE,
+        title=f"Nothing to examine: the input {what}",
+        confidence=0.1,
+        confidence_label="low",
+        retryable=False,
+        explanation=(
+            f"The evidence {what}, so no failure could be looked for. This is not a "
+            "verdict that the job was healthy."
+        ),
+        remediation=[
+            "Check that the right file or log stream was given (not a compressed archive "
+            "without a .gz suffix, not a stream that was still empty) and investigate again.",
+        ],
+    )
+
+
+def render_guess(guess: Guess, unknown: Finding) -> Finding:
+    """The learned fallback's category, worded as the statistical guess it is."""
+    words = ", ".join(f"'{t}'" for t in guess.terms) or "the log's vocabulary"
+    return Finding(
+        category=guess.category,  # type: ignore[arg-type]
+        rule=FALLBACK_RULE,
+        title=f"Statistical guess: {guess.category} (no rule explains this failure)",
+        confidence=guess.confidence,
+        confidence_label="low",
+        retryable=False,
+        explanation=(
+            f"A failure is present ({unknown.title}), but no playbook rule explains it. A model "
+            f"trained on the labelled real-log corpus (TF-IDF + logistic regression) guesses "
+            f"'{guess.category}' with probability {guess.probability:.2f} (next: "
+            f"'{guess.runner_up}', {guess.runner_up_probability:.2f}), from words such as "
+            f"{words}. This is a statistical hint, not a diagnosis: read the cited lines."
+        ),
+        remediation=[
+            *unknown.remediation,
+            "If this failure repeats, add a playbook rule for it so the next one is explained.",
+        ],
+        evidence=unknown.evidence,
+        references=unknown.references,
     )
 
 

@@ -28,6 +28,14 @@ WORKERS = 2  # the CI and Lambda machines have 2 cores
 RING = WORKERS + 2  # buffers file_chunks cycles through
 # RE2's DFA cache budget for the whole set; beyond it RE2 fails rather than backtracks.
 _SET_MAX_MEM = 96 << 20
+# ANSI colour/cursor codes, with or without the ESC byte (copy-paste from a terminal or a
+# web page often loses it and leaves "[31m"). Removed before matching: they sit mid-line,
+# between a level and its colon, where no pattern could expect them.
+_ANSI = re2.compile(
+    rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\n]*\x07|\x1b[()][A-Z0-9]|\[(?:\d{1,3};)*\d{1,3}m"
+)
+_ESC = b"\x1b"
+_BARE_RESET = b"[0m"  # an ANSI reset that lost its ESC: pasted text, looked for in a first chunk
 
 
 class ScanError(Exception):
@@ -66,6 +74,41 @@ class _PatternHits:
 
 
 Chunk = tuple[bytes | bytearray, int]  # a buffer and how many of its bytes are data
+
+TAIL_BYTES = 32 << 10  # end of each log kept for the learned fallback (failures are at the end)
+_SNIFF = 8 << 10  # bytes of a source's start that decide whether it is binary
+_NON_SPACE = re2.compile(rb"\S")
+# Control bytes that never occur in a text log (tab, LF, CR, FF, BS and ESC do).
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\f\b\x1b") + b"\x7f"
+
+
+@dataclass
+class ScanStats:
+    """What the log sources held, beyond pattern hits: was there anything to examine?"""
+
+    log_bytes: int = 0
+    log_sources: int = 0
+    binary_sources: int = 0
+    has_text: bool = False  # a non-whitespace byte in a text (non-binary) log source
+    tails: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def nothing_to_examine(self) -> bool:
+        return not self.has_text
+
+    def tail_text(self, limit: int = TAIL_BYTES) -> str:
+        return "\n".join(_decode(t[-limit:]) for t in self.tails.values())
+
+
+def looks_binary(sample: bytes) -> bool:
+    """Like file(1)/git: many control bytes or undecodable UTF-8 means not a text log."""
+    if not sample:
+        return False
+    control = len(sample) - len(sample.translate(None, _CONTROL))
+    if control > len(sample) // 10:
+        return True
+    text = sample.decode("utf-8", errors="replace")
+    return text.count("\ufffd") > len(text) // 5
 
 
 @dataclass(frozen=True)
@@ -165,10 +208,35 @@ def _context(
     return tuple(reversed(before)), tuple(after)
 
 
-class PatternSet:
-    """Every distinct regex of the library, compiled once into one RE2 Set."""
+def strip_ansi(buf: bytes | bytearray, n: int, bare: bool = True) -> Chunk:
+    """The chunk without ANSI codes (line count unchanged); a no-op copy-free when absent.
 
-    def __init__(self, regexes: Sequence[str]) -> None:
+    The ESC byte is a memchr away; codes that lost it (copy-paste) are looked for only when
+    `bare` (a source's first chunk: pasted logs are small), since that search costs more.
+    """
+    if buf.find(_ESC, 0, n) == -1 and not (bare and buf.find(_BARE_RESET, 0, n) != -1):
+        return buf, n
+    clean = _ANSI.sub(b"", bytes(memoryview(buf)[:n]))
+    return clean, len(clean)
+
+
+def _vetoed(vetoes: list, buf: bytes | bytearray, n: int, pos: int) -> bool:
+    ls = buf.rfind(b"\n", 0, pos) + 1
+    le = buf.find(b"\n", pos, n)
+    line = bytes(buf[ls : n if le == -1 else le])
+    return any(v.search(line) for v in vetoes)
+
+
+class PatternSet:
+    """Every distinct regex of the library, compiled once into one RE2 Set.
+
+    `vetoes[i]` lists regexes that, when they also match a hit's line, make it no hit of
+    pattern i (a line-level exception, e.g. pip's resolver notice for a generic ERROR).
+    """
+
+    def __init__(
+        self, regexes: Sequence[str], vetoes: Sequence[Sequence[str]] | None = None
+    ) -> None:
         self.regexes = list(regexes)
         opts = re2.Options()
         opts.max_mem = _SET_MAX_MEM
@@ -176,24 +244,31 @@ class PatternSet:
         # also credit a hit to the previous line).
         opts.never_nl = True
         self._set = re2.Set.SearchSet(opts)
-        self._compiled = []
+        self._opts = opts
         for rx in self.regexes:
             # (?m) so ^ and $ anchor at line boundaries inside a chunk.
             if self._set.Add(f"(?m){rx}") < 0:
                 raise ScanError(f"RE2 refused pattern {rx!r}")
-            self._compiled.append(re2.compile(f"(?m){rx}".encode(), opts))
+        # Single patterns are compiled when the set first reports them (most never hit):
+        # start-up time matters for one-line logs.
+        self._compiled: list = [None] * len(self.regexes)
+        self._veto_src = list(vetoes) if vetoes is not None else [()] * len(self.regexes)
+        self._vetoes: list = [None] * len(self.regexes)
         try:
             self._set.Compile()  # returns None; raises when the set cannot be built
         except Exception as exc:
             raise ScanError(f"RE2 could not compile the pattern set: {exc}") from None
 
-    def scan(self, sources: Iterable[TextSource]) -> dict[int, list[Hit]]:
+    def scan(
+        self, sources: Iterable[TextSource], stats: ScanStats | None = None
+    ) -> dict[int, list[Hit]]:
         hits: dict[int, _PatternHits] = {}
+        stats = stats if stats is not None else ScanStats()
         # RE2 releases the GIL while matching, so chunks are matched on worker threads
         # while this thread reads ahead, counts lines and locates hits in order.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for seq, src in enumerate(sources):
-                self._scan_source(pool, seq, src, hits)
+                self._scan_source(pool, seq, src, hits, stats)
         return {i: h.all() for i, h in hits.items()}
 
     def _match(self, buf: bytes | bytearray, n: int) -> Sequence[int]:
@@ -203,17 +278,40 @@ class PatternSet:
             raise ScanError(f"pattern scan failed: {exc}") from None
 
     def _scan_source(
-        self, pool: ThreadPoolExecutor, seq: int, src: TextSource, hits: dict[int, _PatternHits]
+        self,
+        pool: ThreadPoolExecutor,
+        seq: int,
+        src: TextSource,
+        hits: dict[int, _PatternHits],
+        stats: ScanStats,
     ) -> None:
         base = src.first_line - 1  # lines before the current chunk
         window: deque[tuple[bytes | bytearray, int, Future[Sequence[int]]]] = deque()
-        for buf, n in src.chunks:
+        is_log = src.source == "logs"
+        binary: bool | None = None
+        tail = b""
+        if is_log:
+            stats.log_sources += 1
+        first = True
+        for raw, size in src.chunks:
+            buf, n = strip_ansi(raw, size, bare=first) if size else (raw, size)
+            first = first and not size
+            if is_log and n:
+                stats.log_bytes += n
+                if binary is None:
+                    binary = looks_binary(bytes(memoryview(buf)[: min(n, _SNIFF)]))
+                    stats.binary_sources += binary
+                if not binary and not stats.has_text:
+                    stats.has_text = _NON_SPACE.search(memoryview(buf)[:n]) is not None
+                tail = (tail + bytes(memoryview(buf)[max(0, n - TAIL_BYTES) : n]))[-TAIL_BYTES:]
             if n:
                 window.append((buf, n, pool.submit(self._match, buf, n)))
             while window and (len(window) > WORKERS or not n):
                 base = self._consume(seq, src, base, *window.popleft(), hits)
         while window:
             base = self._consume(seq, src, base, *window.popleft(), hits)
+        if is_log and tail and not binary:
+            stats.tails[src.stream or f"log-{seq}"] = tail
 
     def _consume(
         self,
@@ -231,12 +329,20 @@ class PatternSet:
                 ph.add(self._hit(idx, seq, src, buf, n, base, m))
         return base + buf.count(b"\n", 0, n)
 
+    def _pattern(self, idx: int) -> tuple:
+        if self._compiled[idx] is None:
+            self._compiled[idx] = re2.compile(f"(?m){self.regexes[idx]}".encode(), self._opts)
+            self._vetoes[idx] = [re2.compile(v.encode(), self._opts) for v in self._veto_src[idx]]
+        return self._compiled[idx], self._vetoes[idx]
+
     def _locate(self, idx: int, buf: bytes | bytearray, n: int, need_first: int) -> list:
         """First `need_first` matches of a pattern in a chunk plus its last KEEP_LAST."""
-        rx = self._compiled[idx]
+        rx, vetoes = self._pattern(idx)
         found: list = []
         if need_first > 0:
             for m in rx.finditer(buf, 0, n):
+                if vetoes and _vetoed(vetoes, buf, n, m.start()):
+                    continue
                 found.append(m)
                 if len(found) >= need_first:
                     break
@@ -245,7 +351,11 @@ class PatternSet:
             lo = max(0, n - window)
             if lo:
                 lo = buf.rfind(b"\n", 0, lo) + 1
-            tail = list(rx.finditer(buf, lo, n))
+            tail = [
+                m
+                for m in rx.finditer(buf, lo, n)
+                if not (vetoes and _vetoed(vetoes, buf, n, m.start()))
+            ]
             if tail or lo == 0:
                 break
             window *= 8

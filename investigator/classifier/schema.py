@@ -45,10 +45,19 @@ def _check_regex(pattern: str) -> str:
 
 
 class Pattern(_Strict):
-    """One regex (RE2 syntax, matched per line) and the text sources it is searched in."""
+    """One regex (RE2 syntax, matched per line) and the text sources it is searched in.
+
+    Matching is tolerant (investigator/classifier/tolerant.py): case-insensitive, any
+    spacing around ": ", known line prefixes before a leading ^. `case_sensitive: true`
+    (here or on the rule) opts out of case folding; `unless` lists regexes that, when they
+    also match the same line, make that line not a hit (e.g. pip's resolver notice for a
+    generic "ERROR:" pattern).
+    """
 
     regex: str
     in_: tuple[str, ...] = Field(default=DEFAULT_PATTERN_SOURCES, alias="in")
+    case_sensitive: bool | None = None  # None: the rule's setting
+    unless: tuple[str, ...] = ()
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -56,6 +65,11 @@ class Pattern(_Strict):
     @classmethod
     def _regex_compiles(cls, v: str) -> str:
         return _check_regex(v)
+
+    @field_validator("unless")
+    @classmethod
+    def _unless_compiles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_regex(x) for x in v)
 
     @field_validator("in_")
     @classmethod
@@ -162,6 +176,9 @@ class Rule(_Strict):
     # ExecuteUserScriptError) that reports another failure: its line never counts as the
     # log's final exception.
     wrapper: bool = False
+    # Tolerant matching folds case by default; a rule whose patterns depend on case (a
+    # log level in capitals, a CamelCase exception name) sets this.
+    case_sensitive: bool = False
     requires: list[Source] = Field(default_factory=lambda: ["logs"])
     patterns: Patterns = Field(default_factory=Patterns)
     conditions: list[Condition] = Field(default_factory=list)

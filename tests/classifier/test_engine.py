@@ -202,7 +202,9 @@ def test_generic_marker_gives_unknown_with_the_telling_lines(tmp_path):
         ),
         lib,
     )
-    assert inv.finding.category == "unknown"
+    # unknown, or the learned fallback's labelled guess on top of it (tests/classifier/test_fallback.py)
+    assert inv.finding.category == "unknown" or inv.finding.rule == "fallback-learned"
+    assert "unknown" in {inv.finding.category, *(a.category for a in inv.alternatives)}
     assert inv.finding.confidence <= 0.5
     assert any("flux capacitor" in e.text for e in inv.finding.evidence)
 
@@ -257,8 +259,12 @@ def test_silent_rule_fires_even_when_the_job_completed(tmp_path):
     assert on_cpu.finding.category == "none"
 
 
-def test_empty_evidence_is_none_without_a_rule(tmp_path):
-    inv = classify(evidence(""), library(tmp_path, OOM))
+def test_empty_evidence_is_nothing_to_examine_and_quiet_text_is_none(tmp_path):
+    lib = library(tmp_path, OOM)
+    inv = classify(evidence(""), lib)
+    assert (inv.finding.category, inv.finding.rule) == ("unknown", "no-input-to-examine")
+    assert [g.code for g in inv.gaps] == ["EmptyInput"]
+    inv = classify(evidence("epoch 1 loss 0.3"), lib)
     assert (inv.finding.category, inv.finding.rule) == ("none", "no-failure-evidence")
 
 

@@ -7,6 +7,7 @@ excerpt. A prediction is correct when it is the label or one of the alternates.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,15 @@ class Outcome:
     def correct(self) -> bool:
         return self.predicted in self.sample.accepted
 
+    @property
+    def missed(self) -> bool:
+        """A failing log called healthy: the worst answer for an on-call engineer."""
+        return self.sample.category != "none" and self.predicted == "none" and not self.correct
+
+    @property
+    def false_alarm(self) -> bool:
+        return self.sample.category == "none" and self.predicted != "none" and not self.correct
+
 
 def run(library: Library | None = None, root: Path = CORPUS) -> list[Outcome]:
     library = library or default_library()
@@ -94,6 +104,7 @@ def report(outcomes: list[Outcome]) -> str:
             "predicted": [o.predicted for o in outcomes],
             "rule": [o.rule for o in outcomes],
             "correct": [o.correct for o in outcomes],
+            "missed": [o.missed for o in outcomes],
         }
     )
     # Count an accepted alternate as the label itself for per-category scores.
@@ -110,6 +121,7 @@ def report(outcomes: list[Outcome]) -> str:
                 "support": support,
                 "recall": tp / support if support else float("nan"),
                 "precision": tp / predicted if predicted else float("nan"),
+                "missed": int(((df.label == c) & df.missed).sum()),
             }
         )
     per_cat = pd.DataFrame(rows).set_index("category")
@@ -121,11 +133,13 @@ def report(outcomes: list[Outcome]) -> str:
         dropna=False,
     )
     healthy = df[df.label == "none"]
-    false_alarms = healthy[healthy.predicted != "none"]
+    failing = df[df.label != "none"]
+    false_alarms = sum(o.false_alarm for o in outcomes)
     misses = df[~df.correct]
     parts = [
         f"top-1 accuracy: {df.correct.mean():.1%} ({int(df.correct.sum())}/{len(df)})",
-        f"false alarms on healthy logs: {len(false_alarms)}/{len(healthy)}",
+        f"missed (failing logs called none): {int(df.missed.sum())}/{len(failing)}",
+        f"false alarms on healthy logs: {false_alarms}/{len(healthy)}",
         "",
         "per category:",
         per_cat.to_string(float_format=lambda x: f"{x:.2f}"),
@@ -143,10 +157,24 @@ def report(outcomes: list[Outcome]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m tests.corpus.evaluate [DIR]`: score the corpus (or another one, e.g. held-out)."""
-    root = Path(argv[0]) if argv else CORPUS
+    """`python -m tests.corpus.evaluate [--root DIR]`: score the corpus or a batch folder.
+
+    DIR holds <category>/*.log files with the same headers (e.g. a blind batch to score).
+    """
+    parser = argparse.ArgumentParser(prog="python -m tests.corpus.evaluate")
+    parser.add_argument("--root", type=Path, default=CORPUS, help="folder of <category>/*.log")
+    parser.add_argument("legacy_root", nargs="?", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = args.legacy_root or args.root
+    if not root.is_dir():
+        print(f"evaluate: {root} is not a directory", file=sys.stderr)
+        return 2
+    outcomes = run(root=root)
+    if not outcomes:
+        print(f"evaluate: no <category>/*.log files under {root}", file=sys.stderr)
+        return 2
     print(f"corpus: {root}")
-    print(report(run(root=root)))
+    print(report(outcomes))
     return 0
 
 

@@ -41,3 +41,9 @@ def test_top1_accuracy(outcomes):
 def test_no_false_alarms_on_healthy_logs(outcomes):
     alarms = [o for o in outcomes if o.sample.category == "none" and o.predicted != "none"]
     assert not alarms, [(o.sample.path.name, o.predicted, o.rule) for o in alarms]
+
+
+def test_no_failing_log_called_healthy(outcomes):
+    """A confident "no failure" on a failed job is the worst answer the tool can give."""
+    missed = [o for o in outcomes if o.missed]
+    assert not missed, [(o.sample.path.name, o.sample.category, o.rule) for o in missed]

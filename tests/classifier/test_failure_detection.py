@@ -1,0 +1,83 @@
+"""Failure is detected broadly and `none` is earned (issue 10, item 1), with the real playbooks.
+
+Each failing excerpt is a shape of failure signal seen in real logs of the ecosystems the tool
+serves; none of them may come back "no failure". Each healthy excerpt is scary-looking noise
+from a run that went on fine; it must stay `none`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from investigator.classifier import classify, default_library
+from tests.classifier.test_engine import evidence
+
+FAILING = {
+    "exception without a space after the colon": "RuntimeError:CUDA driver initialization failed",
+    "lower-case exception": "2024-02-01 10:00:00 worker valueerror: could not broadcast input array",
+    "exception behind a rank prefix": "[rank3]: torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1970",
+    "exception behind algo-1 |": "algo-1-w4x8k | KeyError: 'labels'",
+    "quoted exception": "> AssertionError: expected 8 GPUs, found 4",
+    "ANSI-coloured exception": "\x1b[1;31mTypeError\x1b[0m: forward() got an unexpected keyword argument 'labels'",
+    "error: line": "error: RPC failed; curl 56 GnuTLS recv error (-9): Error decoding the received TLS packet.",
+    "ERROR level line": "2024-02-01 10:00:00,000 - trainer - ERROR - evaluation step produced no predictions",
+    "FATAL line": "FATAL: could not allocate shared memory segment",
+    "fatal: line": "fatal: could not read Username for 'https://github.com': terminal prompts disabled",
+    "Killed": "Loading checkpoint shards:  67%|██████▋   | 2/3\nKilled",
+    "non-zero exit code": "Process completed with exit code 2.",
+    "signal": "torch.distributed.elastic.multiprocessing.api:Sending process 1234 closing signal SIGTERM\nSignal 9 (SIGKILL) received by PID 4412",
+    "k8s FailedScheduling": "  Warning  FailedScheduling  12s   default-scheduler  0/6 nodes are available: 6 Insufficient nvidia.com/gpu.",
+    "k8s BackOff": "  Warning  BackOff  2m (x25 over 7m)  kubelet  Back-off restarting failed container trainer in pod train-0",
+    "k8s OOMKilled": "    Last State:  Terminated\n      Reason:    OOMKilled",
+    "k8s Evicted": "  Warning  Evicted  3m  kubelet  The node was low on resource: ephemeral-storage.",
+    "k8s DeadlineExceeded": "  Warning  DeadlineExceeded  1m  job-controller  Job was active longer than specified deadline",
+    "Slurm time limit": "slurmstepd: error: *** JOB 4242 ON node12 CANCELLED AT 2024-05-01T03:00:00 DUE TO TIME LIMIT ***",
+    "Slurm cancelled": "slurmstepd: error: *** STEP 4242.0 ON node12 CANCELLED AT 2024-05-01T03:00:00 ***",
+    "Slurm NODE_FAIL": "4242              train  NODE_FAIL      0:0",
+    "GitHub Actions time limit": "##[error]The job running on runner gpu-runner-3 has exceeded the maximum execution time of 360 minutes.",
+    "GitLab time limit": "ERROR: Job failed: execution took longer than 3h0m0s seconds",
+    "Ray job failed": "Job 'raysubmit_kd82Hs' failed\nStatus message: Job entrypoint command failed with exit code 1",
+    "Ray worker died": "ray.exceptions.RayActorError: The actor died unexpectedly before finishing this task.",
+    "Azure ML": "Execution failed. User process 'python' exited with status code 137.",
+    "Vertex AI": "The replica workerpool0-0 exited with a non-zero status of 13.",
+    "Kubeflow": "This step is in Failed state with this message: OOMKilled (exit code 137)",
+    "Airflow": "[2024-05-01, 10:00:00 UTC] {taskinstance.py:1937} ERROR - Task failed with exception",
+    "a crash after an ignored exception": "Exception ignored in: <function Pool.__del__ at 0x7f>\nTraceback (most recent call last):\nAttributeError: 'NoneType' object has no attribute 'close'\n" + "step 10 loss 1.2\n" * 15 + "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'",
+    "kubectl pods in Error": "NAME                   READY   STATUS   RESTARTS   AGE\ntrain-worker-0         0/1     Error    0          4h",
+    "TorchScript error on the next line": "RuntimeError: \nundefined value has_torch_function_variadic:",
+    "HF hub 404": "huggingface_hub.utils._errors.EntryNotFoundError: 404 Client Error. (Request ID: Root=1-65)",
+    "registry 401": "Error response from daemon: Head \"https://123.dkr.ecr.us-east-1.amazonaws.com/v2/train/manifests/latest\": unauthorized: authentication required",
+    "registry 500": "failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/: 500 Internal Server Error",
+}
+
+HEALTHY = {
+    "pip resolver notice": "ERROR: pip's dependency resolver does not currently take into account all the packages that are installed. This behaviour is the source of the following dependency conflicts.\ntorchvision 0.16.0 requires torch==2.1.0, but you have torch 2.1.2 which is incompatible.",
+    "handled error then success": "2024-05-01 10:00:00 ERROR failed to upload metrics, will retry\nValueError: checkpoint shard missing, falling back to full load\nReporting training SUCCESS",
+    "NCCL WARN that recovered": "node1:123:456 [0] NCCL WARN Call to ibv_reg_mr failed with error Cannot allocate memory, retrying\nnode1:123:456 [0] NCCL INFO Connected all rings\n{'loss': 0.41, 'learning_rate': 1e-05, 'epoch': 0.5}",
+    "deprecation spam": "FutureWarning: `resume_download` is deprecated and will be removed in version 1.0.0.\nDeprecationWarning: pkg_resources is deprecated as an API\nUserWarning: TypedStorage is deprecated",
+    "TF factory spam": "E0000 00:00:1714000000.123456    1234 cuda_dnn.cc:8310] Unable to register cuDNN factory: Attempting to register factory for plugin cuDNN when one has already been registered\nEpoch 1/10\n100/100 [==============================] - 12s - loss: 0.52",
+    "git not a repository": "fatal: not a git repository (or any of the parent directories): .git\nstep 100 loss 1.23",
+    "wandb transient": "wandb: Network error (TransientError), entering retry loop.\nEpoch 3: 100%|██████████| 782/782 [00:41<00:00, loss=0.112]",
+    "error metric": "Top-1 error: 23.4%\nval_error: 0.118",
+    "ray job retried then succeeded": "(raylet) A worker died or was killed while executing a task; retrying\nJob 'raysubmit_x1' succeeded",
+    "slurm completed": "4242              train  COMPLETED      0:0",
+    "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
+}
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return default_library()
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_failure_signals_are_never_called_healthy(lib, name):
+    inv = classify(evidence(FAILING[name]), lib)
+    assert inv.finding.category != "none", f"{name}: {inv.finding.rule}"
+    assert inv.finding.evidence, f"{name}: no telling line cited"
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_but_scary_logs_stay_healthy(lib, name):
+    inv = classify(evidence(HEALTHY[name]), lib)
+    assert inv.finding.category == "none", f"{name}: {inv.finding.rule}"

@@ -1,0 +1,201 @@
+"""Train the learned fallback on the labelled corpus (`make model`) and check it generalises.
+
+The model is a TF-IDF (sublinear tf, smoothed idf, L2-normalised, vocabulary = terms in at
+least MIN_DF excerpts) + multinomial logistic regression with L2 regularisation, fitted by
+full-batch Nesterov gradient descent from zero weights: deterministic, no random state.
+Classes are the failure categories plus `unknown` (never `none`: the fallback only runs
+once failure detection found a failure). numpy is a dev-only dependency: the runtime
+reads the JSON with pure Python (investigator/classifier/fallback.py).
+
+    python -m tests.corpus.fallback_model            # write the model next to fallback.py
+    python -m tests.corpus.fallback_model --check    # exit 1 if the committed model drifted
+    python -m tests.corpus.fallback_model --cv       # grouped cross-validation figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from investigator.classifier.fallback import MODEL_PATH, MODEL_VERSION, Model, tokens, vectorize
+from tests.corpus.evaluate import CORPUS, Sample, samples
+
+MIN_DF = 2
+L2 = 1e-3
+STEPS = 300
+LEARNING_RATE = 4.0
+THRESHOLD = 0.1  # below this probability the fallback keeps `unknown` (chosen by --cv)
+FOLDS = 5
+DECIMALS = 4
+
+
+def text_of(sample: Sample) -> str:
+    return sample.body.decode("utf-8", errors="replace")
+
+
+def training_set(root: Path = CORPUS) -> list[Sample]:
+    return [s for s in samples(root) if s.category != "none"]
+
+
+def vocabulary(docs: list[list[str]]) -> dict[str, float]:
+    df: Counter[str] = Counter()
+    for toks in docs:
+        df.update(set(toks))
+    n = len(docs)
+    terms = sorted(t for t, c in df.items() if c >= MIN_DF)
+    return {t: math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms}
+
+
+def fit(docs: list[list[str]], labels: list[str]) -> Model:
+    """Fit on tokenised excerpts (fallback.tokens), the same tokens the runtime reads."""
+    idf = vocabulary(docs)
+    terms = list(idf)
+    index = {t: i for i, t in enumerate(terms)}
+    classes = sorted(set(labels))
+    x = np.zeros((len(docs), len(terms)))
+    for row, toks in enumerate(docs):
+        for t, v in vectorize(toks, idf).items():
+            x[row, index[t]] = v
+    y = np.zeros((len(docs), len(classes)))
+    y[np.arange(len(docs)), [classes.index(c) for c in labels]] = 1.0
+    # Balanced class weights: a category with few excerpts still counts.
+    counts = y.sum(axis=0)
+    sample_w = (len(docs) / (len(classes) * counts))[[classes.index(c) for c in labels]]
+    w, b = _nesterov(x, y, sample_w)
+    return Model(
+        classes=tuple(classes),
+        idf={t: round(idf[t], DECIMALS) for t in terms},
+        weights={t: tuple(round(float(v), DECIMALS) for v in w[i]) for i, t in enumerate(terms)},
+        bias=tuple(round(float(v), DECIMALS) for v in b),
+        threshold=THRESHOLD,
+    )
+
+
+def _nesterov(x: np.ndarray, y: np.ndarray, sample_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = x.shape[1]
+    k = y.shape[1]
+    w, b = np.zeros((d, k)), np.zeros(k)
+    vw, vb = w.copy(), b.copy()
+    scale = sample_w[:, None] / sample_w.sum()
+    for step in range(1, STEPS + 1):
+        momentum = (step - 1) / (step + 2)
+        lw, lb = w + momentum * (w - vw), b + momentum * (b - vb)
+        z = x @ lw + lb
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - y) * scale
+        vw, vb = w, b
+        w = lw - LEARNING_RATE * (x.T @ g + L2 * lw)
+        b = lb - LEARNING_RATE * g.sum(axis=0)
+    return w, b
+
+
+def train(root: Path = CORPUS) -> Model:
+    items = training_set(root)
+    return fit([tokens(text_of(s)) for s in items], [s.category for s in items])
+
+
+def to_json(model: Model, trained_on: int) -> str:
+    terms = list(model.idf)
+    data = {
+        "version": MODEL_VERSION,
+        "about": "TF-IDF + logistic regression trained on tests/corpus by `make model`",
+        "trained_on": trained_on,
+        "threshold": model.threshold,
+        "classes": list(model.classes),
+        "bias": list(model.bias),
+        "terms": terms,
+        "idf": [model.idf[t] for t in terms],
+        "weights": [list(model.weights[t]) for t in terms],
+    }
+    return json.dumps(data, separators=(",", ":")) + "\n"
+
+
+TOLERANCE = 2 * 10**-DECIMALS  # BLAS may round the last digit differently on another machine
+
+
+def drift(committed: str, fresh: str) -> list[str]:
+    """How the committed model differs from a fresh one (empty: it matches the corpus)."""
+    a, b = json.loads(committed), json.loads(fresh)
+    problems = [
+        f"{key} differs" for key in ("version", "trained_on", "threshold", "classes", "terms")
+        if a.get(key) != b.get(key)
+    ]
+    if problems:
+        return problems
+    pairs = [(a["bias"], b["bias"]), (a["idf"], b["idf"]), *zip(a["weights"], b["weights"], strict=True)]
+    worst = max(
+        (abs(x - y) for u, v in pairs for x, y in zip(u, v, strict=True)), default=0.0
+    )
+    return [f"weights differ by up to {worst:.5f}"] if worst > TOLERANCE else []
+
+
+def group_of(sample: Sample) -> str:
+    """Excerpts from the same project or site are one group: held out together."""
+    url = urlparse(sample.source)
+    parts = [p for p in url.path.split("/") if p]
+    return f"{url.netloc}/{'/'.join(parts[:2])}" if url.netloc == "github.com" else url.netloc
+
+
+def grouped_cv(root: Path = CORPUS, folds: int = FOLDS) -> tuple[float, float, int]:
+    """Accuracy of the model alone on excerpts whose source project it never saw.
+
+    Groups are dealt to folds in sorted order (deterministic). Returns (accuracy, majority
+    baseline, number scored); a fold's `unknown` excerpts are scored like any other class.
+    """
+    items = training_set(root)
+    groups = sorted({group_of(s) for s in items})
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    correct = total = 0
+    majority = Counter(s.category for s in items).most_common(1)[0][1] / len(items)
+    docs = [tokens(text_of(s)) for s in items]  # tokenised once for every fold
+    for f in range(folds):
+        train_idx = [i for i, s in enumerate(items) if fold_of[group_of(s)] != f]
+        model = fit([docs[i] for i in train_idx], [items[i].category for i in train_idx])
+        for i, s in enumerate(items):
+            if fold_of[group_of(s)] != f:
+                continue
+            probs = model.probabilities_of(docs[i])
+            predicted = max(sorted(probs), key=probs.__getitem__)
+            correct += predicted in s.accepted
+            total += 1
+    return correct / total, majority, total
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.corpus.fallback_model")
+    parser.add_argument("--root", type=Path, default=CORPUS)
+    parser.add_argument("--check", action="store_true", help="fail if the committed model drifted")
+    parser.add_argument("--cv", action="store_true", help="print the grouped CV accuracy")
+    args = parser.parse_args(argv)
+    if args.cv:
+        acc, base, n = grouped_cv(args.root)
+        print(f"grouped {FOLDS}-fold CV (by source project), model alone: {acc:.1%} of {n} "
+              f"failing excerpts (majority class: {base:.1%})")
+        return 0
+    text = to_json(train(args.root), len(training_set(args.root)))
+    if args.check:
+        problems = (
+            drift(MODEL_PATH.read_text(encoding="utf-8"), text)
+            if MODEL_PATH.exists()
+            else ["no committed model"]
+        )
+        print("; ".join(problems) + ": run make model" if problems else "model up to date")
+        return 1 if problems else 0
+    tmp = MODEL_PATH.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(MODEL_PATH)
+    print(f"wrote {MODEL_PATH} ({len(text) // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
