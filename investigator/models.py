@@ -41,7 +41,7 @@ TargetKind = Literal["execution", "job", "log", "bundle"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Target(_Frozen):

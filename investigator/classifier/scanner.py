@@ -96,10 +96,12 @@ def file_chunks(fh: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
     flight.
     """
     # carry (the partial last line) is always shorter than `size`, so 2 * size suffices.
-    ring = [bytearray(2 * size) for _ in range(RING)]
+    ring: list[bytearray] = []  # allocated as needed: a short log needs one buffer, not RING
     carry = b""
     i = 0
     while True:
+        if i >= len(ring) < RING:
+            ring.append(bytearray(2 * size))
         buf = ring[i % RING]
         buf[: len(carry)] = carry
         got = _fill(fh, memoryview(buf)[len(carry) : len(carry) + size])
@@ -175,13 +177,14 @@ class PatternSet:
         # Patterns are per line: never let \s or [^x] run across a newline (which would
         # also credit a hit to the previous line).
         opts.never_nl = True
+        self._opts = opts
         self._set = re2.Set.SearchSet(opts)
-        self._compiled = []
+        # Each pattern alone is compiled only when the set says it occurs (start-up time).
+        self._compiled: dict[int, re2._Regexp] = {}
         for rx in self.regexes:
             # (?m) so ^ and $ anchor at line boundaries inside a chunk.
             if self._set.Add(f"(?m){rx}") < 0:
                 raise ScanError(f"RE2 refused pattern {rx!r}")
-            self._compiled.append(re2.compile(f"(?m){rx}".encode(), opts))
         try:
             self._set.Compile()  # returns None; raises when the set cannot be built
         except Exception as exc:
@@ -233,7 +236,9 @@ class PatternSet:
 
     def _locate(self, idx: int, buf: bytes | bytearray, n: int, need_first: int) -> list:
         """First `need_first` matches of a pattern in a chunk plus its last KEEP_LAST."""
-        rx = self._compiled[idx]
+        rx = self._compiled.get(idx)
+        if rx is None:
+            rx = self._compiled[idx] = re2.compile(f"(?m){self.regexes[idx]}".encode(), self._opts)
         found: list = []
         if need_first > 0:
             for m in rx.finditer(buf, 0, n):
