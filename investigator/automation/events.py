@@ -23,12 +23,12 @@ import re2
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from investigator.models import Target
+from investigator.taxonomy import SFN_FAILED_STATUSES
 
 SFN_DETAIL_TYPE = "Step Functions Execution Status Change"
 SAGEMAKER_TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
-SFN_FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 # A job that hit its MaxRuntimeInSeconds (or, for managed spot, MaxWaitTimeInSeconds) ends
 # *Stopped*, not Failed; a Stopped job with SecondaryStatus "Stopped" was stopped on purpose.
 TRAINING_TIMEOUT_SECONDARY = frozenset({"MaxRuntimeExceeded", "MaxWaitTimeExceeded"})

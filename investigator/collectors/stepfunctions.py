@@ -23,6 +23,7 @@ from investigator.aws import AWS_ERRORS, AwsContext, gap_from_error, target_erro
 from investigator.collectors import Collected, JobKind, JobRef, as_datetime
 from investigator.models import Gap, TimelineEvent
 from investigator.redact import redact_text, redact_value
+from investigator.taxonomy import SFN_FAILED_STATUSES
 
 SOURCE = "sfn"
 FIRST_PAGE = 200  # the failure is nearly always within the last few dozen events
@@ -216,7 +217,7 @@ def analyse(history: History, status: str) -> Analysis:
     events = history.newest_first()
     a.terminal = next((e for e in events if e.get("type") in EXECUTION_END), None)
     try:
-        if status in {"FAILED", "TIMED_OUT", "ABORTED"} and a.terminal is not None:
+        if status in SFN_FAILED_STATUSES and a.terminal is not None:
             _find_failure(history, a)
         else:
             # Running or succeeded: only the most recent SageMaker job matters; one page.

@@ -2,7 +2,7 @@
 
 No network: CSS, SVG and the small copy-button script are inline, and a Content-Security-
 Policy pins them by hash, so even a rendering bug could not run injected script. Jinja2
-autoescapes everything; values arrive redacted (reporter/__init__) and are neutralised here.
+autoescapes everything; values arrive redacted (reporter/__init__) and neutralised (reporter/view).
 Everything is readable without JavaScript; the script only wires the copy buttons.
 """
 
@@ -21,19 +21,7 @@ from markupsafe import Markup
 from investigator import __version__
 from investigator.models import SCHEMA_VERSION, Investigation
 from investigator.reporter import timeline
-from investigator.reporter.safe_text import neutralise_model
-from investigator.reporter.text import (
-    Block,
-    category_family,
-    changes_rows,
-    cited_label,
-    code_spans,
-    evidence_blocks,
-    facts_view,
-    retry_advice,
-    unsettled_rows,
-    verdict_when,
-)
+from investigator.reporter.view import Block, View, build, code_spans
 
 
 @lru_cache(maxsize=1)
@@ -78,14 +66,13 @@ def _evidence_view(b: Block) -> dict[str, Any]:
     return {
         "where": b.where,
         "origin": b.origin,
-        "cited": cited_label(b),
+        "cited": b.cited,
         "time": timeline.fmt_time(b.time),
         "lines": lines,
     }
 
 
-def _timeline_view(inv: Investigation, prefix: str) -> dict[str, Any]:
-    tl = timeline.build(inv)
+def _timeline_view(tl: timeline.Timeline, prefix: str) -> dict[str, Any]:
     rows = [
         {
             "start": timeline.fmt_time(i.start),
@@ -124,29 +111,31 @@ def _relative_href(path: str | None) -> str | None:
 
 
 def view(inv: Investigation, prefix: str, repro_href: str | None = None) -> dict[str, Any]:
-    """Everything the template shows for one investigation, already computed and neutralised."""
-    inv = neutralise_model(inv)
-    f = inv.finding
-    family_key, family_label = category_family(f.category)
-    retry_key, retry_text = retry_advice(f)
+    """Everything the template shows for one investigation: the shared view, laid out for
+    HTML (element ids, the SVG timeline, safe links)."""
+    return _page_view(build(inv), prefix, repro_href)
+
+
+def _page_view(v: View, prefix: str, repro_href: str | None) -> dict[str, Any]:
+    f = v.finding
     return {
         "id": prefix,
-        "inv": inv,
+        "inv": v.inv,
         "f": f,
-        "family": family_key,
-        "family_label": family_label,
-        "retry": retry_key,
-        "retry_text": retry_text,
-        "confidence": f"{f.confidence:.2f}",
-        "when": verdict_when(inv),
-        "evidence": [_evidence_view(b) for b in evidence_blocks(f.evidence)],
-        "timeline": _timeline_view(inv, prefix),
-        "unsettled": unsettled_rows(inv),
-        "changes": changes_rows(inv),
-        "facts": facts_view(inv),
+        "family": v.family,
+        "family_label": v.family_label,
+        "retry": v.retry,
+        "retry_text": v.retry_text,
+        "confidence": v.confidence,
+        "when": v.when,
+        "evidence": [_evidence_view(b) for b in v.evidence],
+        "timeline": _timeline_view(v.timeline, prefix),
+        "unsettled": {"rules": v.unsettled_rules, "gaps": v.gaps},
+        "changes": v.changes,
+        "facts": v.facts,
         "repro": [{"id": f"{prefix}cmd{n}", "cmd": c} for n, c in enumerate(f.repro, 1)],
         "repro_href": _relative_href(repro_href),
-        "kit_cmd": None if repro_href else _generate_kit_command(inv),
+        "kit_cmd": None if repro_href else _generate_kit_command(v.inv),
         "references": [{"url": u, "href": _safe_href(u)} for u in f.references],
     }
 

@@ -9,20 +9,8 @@ from __future__ import annotations
 
 from investigator.models import Investigation
 from investigator.reporter import timeline
-from investigator.reporter.safe_text import neutralise_model, one_line
-from investigator.reporter.text import (
-    Block,
-    category_family,
-    changes_rows,
-    cited_label,
-    code_spans,
-    evidence_blocks,
-    facts_view,
-    job_line,
-    retry_advice,
-    unsettled_rows,
-    verdict_when,
-)
+from investigator.reporter.safe_text import one_line
+from investigator.reporter.view import Block, View, build, code_spans
 
 # CommonMark backslash-escapable characters that could start markup inside running text.
 _SPECIAL = set("\\`*_[]<>|#~")
@@ -71,31 +59,27 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _verdict(inv: Investigation) -> list[str]:
-    f = inv.finding
-    _, family = category_family(f.category)
-    _, retry = retry_advice(f)
+def _verdict(v: View) -> list[str]:
+    inv, f = v.inv, v.finding
     out = [
-        f"**Verdict:** {code(f.category)} ({esc(family)}) — **{esc(f.title)}**  ",
-        f"**Confidence:** {f.confidence:.2f} ({f.confidence_label}) · **{esc(retry)}** · "
+        f"**Verdict:** {code(f.category)} ({esc(v.family_label)}) — **{esc(f.title)}**  ",
+        f"**Confidence:** {v.confidence} ({f.confidence_label}) · **{esc(v.retry_text)}** · "
         f"rule {code(f.rule)}",
         "",
         f"- **Target:** {inv.target.kind} {code(inv.target.name)}",
     ]
     if inv.failed_state:
         out.append(f"- **Failed state:** {code(inv.failed_state)}")
-    if job_line(inv):
-        out.append(f"- **Job:** {esc(job_line(inv))}")
-    when = verdict_when(inv)
-    if when["failed_at"]:
-        after = f", after {when['after']} (from {esc(when['since'])})" if when["after"] else ""
-        out.append(f"- **Failed at:** {when['failed_at']}{after}")
+    if v.job_line:
+        out.append(f"- **Job:** {esc(v.job_line)}")
+    if v.when.failed_at:
+        after = f", after {v.when.after} (from {esc(v.when.since)})" if v.when.after else ""
+        out.append(f"- **Failed at:** {v.when.failed_at}{after}")
     return out
 
 
 def _evidence_block(b: Block) -> list[str]:
-    cited = cited_label(b)
-    loc = code(b.where) + (f" {cited}" if cited else "")
+    loc = code(b.where) + (f" {b.cited}" if b.cited else "")
     stamp = f" · {timeline.fmt_time(b.time)}" if b.time else ""
     body = [f"{'>' if line.cited else ' '} {_num(line.num)} | {line.text}" for line in b.lines]
     return [f"{loc}{stamp}:", "", fence("\n".join(body), "text"), ""]
@@ -105,54 +89,53 @@ def _num(n: int | None) -> str:
     return f"{n:>5}" if n is not None else " " * 5
 
 
-def _unsettled(inv: Investigation) -> list[str]:
-    rows = unsettled_rows(inv)
+def _unsettled(v: View) -> list[str]:
     out = []
-    for r in rows["rules"]:
-        perms = ", ".join(code(p) for p in r["permissions"])
+    for r in v.unsettled_rules:
+        perms = ", ".join(code(p) for p in r.permissions)
         settle = f"; would be settled by {perms}" if perms else ""
-        out.append(f"- **{esc(r['title'])}** ({code(r['category'])}, rule {code(r['rule'])}): "
-                   f"could not read {esc(r['sources'])}{settle}")
-    for g in rows["gaps"]:
-        perms = ", ".join(code(p) for p in g["permissions"])
+        out.append(f"- **{esc(r.title)}** ({code(r.category)}, rule {code(r.rule)}): "
+                   f"could not read {esc(r.sources)}{settle}")
+    for g in v.gaps:
+        perms = ", ".join(code(p) for p in g.permissions)
         settle = f"; permission that would settle it: {perms}" if perms else ""
-        out.append(f"- Gap in {code(g['source'])}: {code(g['code'])} {esc(g['message'])}{settle}")
+        out.append(f"- Gap in {code(g.source)}: {code(g.code)} {esc(g.message)}{settle}")
     return out
 
 
-def _sections(inv: Investigation, h: str) -> list[str]:
-    f = inv.finding
+def _sections(v: View, h: str) -> list[str]:
+    inv, f = v.inv, v.finding
     out = [f"{h} Root cause", "", prose(f.explanation), ""]
     if inv.job and inv.job.failure_reason:
         out += ["Failure reason:", "", fence(inv.job.failure_reason, "text"), ""]
-    if f.evidence:
+    if v.evidence:
         out += [f"{h} Evidence", ""]
-        for block in evidence_blocks(f.evidence):
+        for block in v.evidence:
             out += _evidence_block(block)
     out += [f"{h} Remediation", ""]
     out += [f"{n}. {prose(s)}" for n, s in enumerate(f.remediation, 1)] + [""]
     if f.repro:
         out += [f"{h} Reproduce", "", fence("\n".join(f.repro), "sh"), ""]
-    if inv.alternatives:
+    if v.alternatives:
         rows = [
             [code(a.category), code(a.rule), esc(a.title), f"{a.confidence:.2f}", esc(a.why_lower)]
-            for a in inv.alternatives
+            for a in v.alternatives
         ]
         out += [f"{h} Alternatives considered", "",
                 *_table(["Category", "Rule", "Title", "Confidence", "Why lower"], rows), ""]
-    if inv.inconclusive or inv.gaps:
-        out += [f"{h} Could not rule out", "", *_unsettled(inv), ""]
-    if inv.changes:
+    if v.unsettled_rules or v.gaps:
+        out += [f"{h} Could not rule out", "", *_unsettled(v), ""]
+    if v.changes:
         since = f" ({code(inv.last_good)})" if inv.last_good else ""
-        rows = [[code(r["field"]), code(r["before"]), code(r["after"])] for r in changes_rows(inv)]
+        rows = [[code(r.field), code(r.before), code(r.after)] for r in v.changes]
         out += [f"{h} What changed since the last good run{since}", "",
                 *_table(["Field", "Before", "After"], rows), ""]
-    return out + _tail(inv, h)
+    return out + _tail(v, h)
 
 
-def _tail(inv: Investigation, h: str) -> list[str]:
+def _tail(v: View, h: str) -> list[str]:
     out: list[str] = []
-    items = timeline.build(inv).items
+    items = v.timeline.items
     if items:
         rows = [
             [
@@ -164,10 +147,9 @@ def _tail(inv: Investigation, h: str) -> list[str]:
             for i in items
         ]
         out += [f"{h} Timeline", "", *_table(["Time", "Lane", "Event", "Duration"], rows), ""]
-    facts = facts_view(inv)
-    rows = [[esc(k), code(v)] for k, v in facts["primary"]]
-    rows += [[f"hyperparameter {code(k)}", code(v)] for k, v in facts["hyperparameters"]]
-    rows += [[code(k), code(v)] for k, v in facts["other"]]
+    rows = [[esc(k), code(val)] for k, val in v.facts.primary]
+    rows += [[f"hyperparameter {code(k)}", code(val)] for k, val in v.facts.hyperparameters]
+    rows += [[code(k), code(val)] for k, val in v.facts.other]
     if rows:
         out += [f"{h} Facts", "", *_table(["Fact", "Value"], rows), ""]
     return out
@@ -175,7 +157,10 @@ def _tail(inv: Investigation, h: str) -> list[str]:
 
 def render_markdown(inv: Investigation, *, level: int = 2) -> str:
     """One investigation; its title is a heading of `level`, its sections one below."""
-    inv = neutralise_model(inv)
-    title = f"{'#' * level} {esc(inv.source)}: {esc(inv.finding.title)}"
-    out = [title, "", *_verdict(inv), "", *_sections(inv, "#" * (level + 1))]
+    return layout(build(inv), level=level)
+
+
+def layout(v: View, *, level: int = 2) -> str:
+    title = f"{'#' * level} {esc(v.inv.source)}: {esc(v.finding.title)}"
+    out = [title, "", *_verdict(v), "", *_sections(v, "#" * (level + 1))]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -14,7 +14,7 @@ import pytest
 from investigator.models import EvidenceLine, TimelineEvent
 from investigator.reporter import render, render_many, timeline
 from investigator.reporter.html import render_html, render_html_many
-from investigator.reporter.text import FAMILIES
+from investigator.taxonomy import TAXONOMY
 from tests.reporter.conftest import (
     AKIA,
     DIGEST,
@@ -139,7 +139,7 @@ def test_every_text_colour_pair_has_at_least_4_5_to_1_contrast(sfn_inv):
     for name in fg:
         assert _contrast(fg[name], bg[name]) >= 4.5, name
     # Every category family has its pair, so no category renders with an unchecked colour.
-    assert {fam for fam, _ in FAMILIES.values()} <= set(fg)
+    assert {c.family for c in TAXONOMY} <= set(fg)
 
 
 # ------------------------------------------------------------------ content
