@@ -122,3 +122,14 @@ SFN_TERMINAL_STATUSES: tuple[str, ...] = (*SFN_SUCCEEDED_STATUSES, *SFN_FAILED_S
 JOB_FAILED_STATUSES: tuple[str, ...] = ("Failed", "Stopped")
 JOB_SUCCEEDED_STATUSES: tuple[str, ...] = ("Completed",)
 JOB_TERMINAL_STATUSES: tuple[str, ...] = (*JOB_SUCCEEDED_STATUSES, *JOB_FAILED_STATUSES)
+
+# Each category's own short label, shown beside its name. Families group the colours; two
+# categories of one family must still read differently (a missing module is not a GPU problem).
+LABELS: dict[str, str] = {
+    "entrypoint": "Container start-up", "platform": "Image/host mismatch", "cuda": "GPU stack",
+    "deps": "Python dependencies", "hyperparameters": "Configuration values",
+    "paths": "Data & file paths", "permissions": "Access", "resources": "Out of resources",
+    "capacity": "AWS capacity", "timeout": "Time limit", "network": "Connectivity",
+    "distributed": "Multi-node training", "orchestration": "Pipeline", "code": "Training code",
+    "none": "No failure", "unknown": "Unexplained failure",
+}

@@ -105,6 +105,13 @@ def _safe_href(url: str) -> str | None:
     return url if url.startswith("https://") else None
 
 
+def _runbook_href(target: str | None) -> str | None:
+    # An https base URL, or a relative path (the repository's docs/runbook by default).
+    if not target:
+        return None
+    return _safe_href(target) or _relative_href(target)
+
+
 def _relative_href(path: str | None) -> str | None:
     # The kit link is a relative file path; a scheme (javascript:, http:) is never a link.
     return path if path and ":" not in path.split("/", 1)[0] else None
@@ -124,6 +131,14 @@ def _page_view(v: View, prefix: str, repro_href: str | None) -> dict[str, Any]:
         "f": f,
         "family": v.family,
         "family_label": v.family_label,
+        "label": v.label,
+        "first_step": v.first_step,
+        "remediation": v.remediation,
+        "unread": v.unread,
+        "open_sources": v.open_sources,
+        "changes_folded": v.changes_folded,
+        "runbook": v.runbook,
+        "runbook_href": _runbook_href(v.runbook),
         "retry": v.retry,
         "retry_text": v.retry_text,
         "confidence": v.confidence,

@@ -62,12 +62,26 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def _verdict(v: View) -> list[str]:
     inv, f = v.inv, v.finding
     out = [
-        f"**Verdict:** {code(f.category)} ({esc(v.family_label)}) — **{esc(f.title)}**  ",
+        f"**Verdict:** {code(f.category)} ({esc(v.label)}) — **{esc(f.title)}**  ",
         f"**Confidence:** {v.confidence} ({f.confidence_label}) · **{esc(v.retry_text)}** · "
         f"rule {code(f.rule)}",
         "",
-        f"- **Target:** {inv.target.kind} {code(inv.target.name)}",
     ]
+    if v.first_step:
+        out += [f"**First step:** {prose(v.first_step)}", ""]
+    for u in v.unread:  # what was not read is headline news: the verdict rests on less
+        fix = []
+        if u.permissions:
+            fix.append("grant " + ", ".join(code(p) for p in u.permissions)
+                       + " to the identity running investigate")
+        if u.command:
+            fix.append(f"read it by hand: {code(u.command)}")
+        fixes = f" — **fix:** {'; or '.join(fix)}" if fix else ""
+        out.append(f"> **Not read: {esc(u.label)}** — {esc(u.why)}{fixes}")
+        out.append(">")
+    if v.unread:
+        out[-1] = ""
+    out.append(f"- **Target:** {inv.target.kind} {code(inv.target.name)}")
     if inv.failed_state:
         out.append(f"- **Failed state:** {code(inv.failed_state)}")
     if v.job_line:
@@ -75,7 +89,17 @@ def _verdict(v: View) -> list[str]:
     if v.when.failed_at:
         after = f", after {v.when.after} (from {esc(v.when.since)})" if v.when.after else ""
         out.append(f"- **Failed at:** {v.when.failed_at}{after}")
+    if v.runbook:
+        out.append(f"- **Runbook:** {_link(v.runbook)}")
     return out
+
+
+def _link(target: str) -> str:
+    """A runbook link: a real link for an https URL or a relative path, else a code span."""
+    if target.startswith("https://") or ":" not in target.split("/", 1)[0]:
+        safe = target.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+        return f"[{esc(target)}]({safe})"
+    return code(target)
 
 
 def _evidence_block(b: Block) -> list[str]:
@@ -90,30 +114,42 @@ def _num(n: int | None) -> str:
 
 
 def _unsettled(v: View) -> list[str]:
-    out = []
-    for r in v.unsettled_rules:
-        perms = ", ".join(code(p) for p in r.permissions)
-        settle = f"; would be settled by {perms}" if perms else ""
-        out.append(f"- **{esc(r.title)}** ({code(r.category)}, rule {code(r.rule)}): "
-                   f"could not read {esc(r.sources)}{settle}")
-    for g in v.gaps:
-        perms = ", ".join(code(p) for p in g.permissions)
-        settle = f"; permission that would settle it: {perms}" if perms else ""
-        out.append(f"- Gap in {code(g.source)}: {code(g.code)} {esc(g.message)}{settle}")
+    """One row per unread source: rules left open, the plausible few; the full list folded."""
+    rows = []
+    for o in v.open_sources:
+        few = "; ".join(f"{esc(r.title)} ({code(r.rule)})" for r in o.plausible) or "—"
+        rows.append([esc(o.label), str(o.count), few])
+    out = _table(["Not read", "Rules left open", "Most plausible given the facts"], rows)
+    rest = [(o, r) for o in v.open_sources for r in o.rest]
+    if rest:
+        out += ["", "<details><summary>All rules left open</summary>", "",
+                *(f"- {esc(r.title)} ({code(r.rule)}, {esc(o.label)})" for o, r in rest),
+                "", "</details>"]
     return out
 
 
 def _sections(v: View, h: str) -> list[str]:
+    """Ordered for action: evidence, what changed, why, the fix, then the rest."""
     inv, f = v.inv, v.finding
-    out = [f"{h} Root cause", "", prose(f.explanation), ""]
-    if inv.job and inv.job.failure_reason:
-        out += ["Failure reason:", "", fence(inv.job.failure_reason, "text"), ""]
+    out: list[str] = []
     if v.evidence:
         out += [f"{h} Evidence", ""]
         for block in v.evidence:
             out += _evidence_block(block)
+    if v.changes or v.changes_folded:
+        since = f" ({code(inv.last_good)})" if inv.last_good else ""
+        rows = [[code(r.field), code(r.before), code(r.after)] for r in v.changes]
+        out += [f"{h} What changed since the last good run{since}", "",
+                *_table(["Field", "Last good run", "This run"], rows), ""]
+        if v.changes_folded:
+            folded = [[code(r.field), code(r.before), code(r.after)] for r in v.changes_folded]
+            out += ["<details><summary>"
+                    f"{len(v.changes_folded)} more differ only by the run's own name or date"
+                    "</summary>", "", *_table(["Field", "Last good run", "This run"], folded),
+                    "", "</details>", ""]
+    out += [f"{h} Root cause", "", prose(f.explanation), ""]
     out += [f"{h} Remediation", ""]
-    out += [f"{n}. {prose(s)}" for n, s in enumerate(f.remediation, 1)] + [""]
+    out += [f"{n}. {prose(s)}" for n, s in enumerate(v.remediation, 1)] + [""]
     if f.repro:
         out += [f"{h} Reproduce", "", fence("\n".join(f.repro), "sh"), ""]
     if v.alternatives:
@@ -123,13 +159,8 @@ def _sections(v: View, h: str) -> list[str]:
         ]
         out += [f"{h} Alternatives considered", "",
                 *_table(["Category", "Rule", "Title", "Confidence", "Why lower"], rows), ""]
-    if v.unsettled_rules or v.gaps:
+    if v.open_sources:
         out += [f"{h} Could not rule out", "", *_unsettled(v), ""]
-    if v.changes:
-        since = f" ({code(inv.last_good)})" if inv.last_good else ""
-        rows = [[code(r.field), code(r.before), code(r.after)] for r in v.changes]
-        out += [f"{h} What changed since the last good run{since}", "",
-                *_table(["Field", "Before", "After"], rows), ""]
     return out + _tail(v, h)
 
 
@@ -147,12 +178,27 @@ def _tail(v: View, h: str) -> list[str]:
             for i in items
         ]
         out += [f"{h} Timeline", "", *_table(["Time", "Lane", "Event", "Duration"], rows), ""]
+    return out + _raw(v, h)
+
+
+def _raw(v: View, h: str) -> list[str]:
+    """Raw sources last, folded: what SageMaker and Step Functions said, and every fact."""
+    inv = v.inv
+    body: list[str] = []
+    if inv.job and inv.job.failure_reason:
+        body += ["SageMaker failure reason:", "", fence(inv.job.failure_reason, "text"), ""]
+    sfn = [str(x) for x in (inv.facts.get("sfn.error"), inv.facts.get("sfn.cause")) if x]
+    if sfn:
+        body += ["Step Functions error:", "", fence(": ".join(sfn), "text"), ""]
     rows = [[esc(k), code(val)] for k, val in v.facts.primary]
     rows += [[f"hyperparameter {code(k)}", code(val)] for k, val in v.facts.hyperparameters]
     rows += [[code(k), code(val)] for k, val in v.facts.other]
     if rows:
-        out += [f"{h} Facts", "", *_table(["Fact", "Value"], rows), ""]
-    return out
+        body += [*_table(["Fact", "Value"], rows), ""]
+    if not body:
+        return []
+    return [f"{h} Raw sources", "", "<details><summary>SageMaker, Step Functions and collected "
+            "facts</summary>", "", *body, "</details>", ""]
 
 
 def render_markdown(inv: Investigation, *, level: int = 2) -> str:

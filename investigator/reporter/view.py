@@ -10,14 +10,26 @@ same thing in the same order; a change to what a report says belongs here.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from investigator.models import Alternative, EvidenceLine, Finding, Investigation
+from investigator.reporter import changes as changes_mod
+from investigator.reporter import gaps as gaps_mod
 from investigator.reporter import timeline
+from investigator.reporter.changes import ChangeRow
+from investigator.reporter.gaps import OpenSource, Unread
 from investigator.reporter.safe_text import clip, neutralise_model, one_line
-from investigator.taxonomy import category
+from investigator.taxonomy import LABELS, category
+
+# Where each finding's runbook page lives: `<base>/<category>/<rule>.md`. The default is the
+# path inside this repository; set a URL (e.g. your fork's docs) to make it a link anywhere.
+RUNBOOK_ENV = "INVESTIGATOR_RUNBOOK_URL"
+DEFAULT_RUNBOOK_BASE = "docs/runbook"
+# Below this confidence a verdict is a lead, not a diagnosis: retry advice would be a guess.
+SURE_ENOUGH = 0.5
 
 # Facts shown with a friendly label in the facts table, in this order; the rest follow as-is.
 _PRIMARY_FACTS = (
@@ -93,13 +105,6 @@ class GapRow:
 
 
 @dataclass(frozen=True)
-class ChangeRow:
-    field: str
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
 class Facts:
     """The facts table: the important facts labelled, then hyperparameters, then the rest."""
 
@@ -117,17 +122,27 @@ class View:
     finding: Finding
     family: str  # colour family key (taxonomy)
     family_label: str
-    retry: str  # "retry" | "noretry" | "na"
+    label: str  # the category's own short label (cuda and deps share a family, not a label)
+    retry: str  # "retry" | "noretry" | "unknown" | "na"
     retry_text: str
+    remediation: list[str]  # the finding's steps; the first names the change that explains it
     job_line: str
     when: When
     evidence: list[Block]
     alternatives: list[Alternative]
     unsettled_rules: list[UnsettledRule]
     gaps: list[GapRow]
-    changes: list[ChangeRow]
+    unread: list[Unread]  # headline: sources not read, why, and the fix
+    open_sources: list[OpenSource]  # per unread source: rules left open, plausible few first
+    changes: list[ChangeRow]  # causes: configuration first
+    changes_folded: list[ChangeRow]  # differ only by the run's own id/date
     timeline: timeline.Timeline
     facts: Facts
+    runbook: str | None  # this finding's runbook page (path or URL)
+
+    @property
+    def first_step(self) -> str:
+        return self.remediation[0] if self.remediation else ""
 
     @property
     def confidence(self) -> str:
@@ -141,13 +156,19 @@ def build(inv: Investigation) -> View:
     info = category(f.category)
     retry, retry_text = retry_advice(f)
     tl = timeline.build(inv)
+    diff = changes_mod.split(
+        [ChangeRow(c.field, fmt_value(c.before), fmt_value(c.after)) for c in inv.changes],
+        _run_ids(inv),
+    )
     return View(
         inv=inv,
         finding=f,
         family=info.family,
         family_label=info.family_label,
+        label=LABELS.get(f.category, info.family_label),
         retry=retry,
         retry_text=retry_text,
+        remediation=_remediation(f, diff),
         job_line=_job_line(inv),
         when=When(
             failed_at=timeline.fmt_time(tl.failed_at),
@@ -166,10 +187,42 @@ def build(inv: Investigation) -> View:
                    [g.missing_permission] if g.missing_permission else [])
             for g in inv.gaps
         ],
-        changes=[ChangeRow(c.field, fmt_value(c.before), fmt_value(c.after)) for c in inv.changes],
+        unread=gaps_mod.unread_sources(inv),
+        open_sources=gaps_mod.open_rules(inv),
+        changes=diff.causes,
+        changes_folded=diff.noise,
         timeline=tl,
         facts=_facts(inv),
+        runbook=runbook_page(f.category, f.rule),
     )
+
+
+def _run_ids(inv: Investigation) -> list[str]:
+    """Names each run has of its own (job, execution), whose differences explain nothing."""
+    names = [inv.facts.get("sagemaker.job_name"), inv.last_good, inv.target.name]
+    names += [n.rsplit(":", 1)[-1] for n in list(names) if isinstance(n, str) and ":" in n]
+    return [n for n in names if isinstance(n, str)]
+
+
+def _remediation(f: Finding, diff: changes_mod.Changes) -> list[str]:
+    steps = list(f.remediation)
+    note = changes_mod.note(diff, f.category) if f.category not in ("none", "unknown") else ""
+    if steps and note:
+        steps[0] = f"{steps[0].rstrip()} What changed: {note}."
+    return steps
+
+
+def runbook_page(category_name: str, rule: str, base: str | None = None) -> str | None:
+    """`<base>/<category>/<rule>.md` for a rule that has a playbook (and so a page)."""
+    from investigator.classifier.loader import PlaybookError, default_playbook_dir
+
+    try:
+        if not (default_playbook_dir() / category_name / f"{rule}.yaml").is_file():
+            return None
+    except PlaybookError:
+        return None
+    base = (base or os.environ.get(RUNBOOK_ENV) or DEFAULT_RUNBOOK_BASE).rstrip("/")
+    return f"{base}/{category_name}/{rule}.md"
 
 
 # ---------------------------------------------------------------- shared words
@@ -178,6 +231,8 @@ def build(inv: Investigation) -> View:
 def retry_advice(f: Finding) -> tuple[str, str]:
     if f.category == "none":
         return "na", "No failure found: nothing to retry"
+    if f.category == "unknown" or f.confidence_label == "low" or f.confidence < SURE_ENOUGH:
+        return "unknown", "Retry: unknown (the cause is not established)"
     if f.retryable:
         return "retry", "A retry may succeed"
     return "noretry", "Do not retry unchanged"

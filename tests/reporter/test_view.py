@@ -58,7 +58,7 @@ def test_all_formats_state_the_same_verdict(all_invs):
     for inv in all_invs:
         v = view.build(inv)
         text, md, page = render(inv, "text"), render(inv, "md"), render(inv, "html")
-        for words in (v.family_label, v.retry_text):
+        for words in (v.label, v.retry_text):
             assert words in text
             assert esc(words) in md
             assert html.escape(words, quote=False) in page
