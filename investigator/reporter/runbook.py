@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from investigator.classifier import Library, evaluate_example
+from investigator.classifier.render import fill
 from investigator.classifier.schema import PLACEHOLDER, Condition, Pattern, Rule
 from investigator.facts import DEFAULT_PATTERN_SOURCES, FACTS
 from investigator.outputs import write_atomic
@@ -51,14 +52,18 @@ class PatternView:
 @dataclass(frozen=True)
 class ExampleView:
     name: str
-    lines: list[str]
+    lines: list[str]  # the log lines (or facts) the engine cites, as they appear in a log
 
 
 @dataclass
 class RulePage:
     rule: Rule
     md_path: str  # relative to the runbook root
+    title: str  # filled with readable wording: no placeholder syntax
     explanation: str
+    remediation: list[str]
+    repro: list[str]
+    confirm: list[str]  # steps a person takes: where to look, what to run
     any: list[PatternView] = field(default_factory=list)
     all: list[PatternView] = field(default_factory=list)
     none: list[PatternView] = field(default_factory=list)
@@ -69,7 +74,7 @@ class RulePage:
     @property
     def has_placeholders(self) -> bool:
         r = self.rule
-        texts = [r.title, r.explanation, *r.remediation, *r.repro]
+        texts = [r.explanation, *r.remediation, *r.repro]
         return any(PLACEHOLDER.search(t) for t in texts)
 
     @property
@@ -120,9 +125,83 @@ def condition_words(cond: Condition) -> str:
     return f"{words} ({spec.description})" if spec else words
 
 
-def _show_placeholders(text: str) -> str:
-    """`{name|default}` → `{name}`: the runbook shows where the job's own values go."""
-    return PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", text)
+def readable(text: str) -> str:
+    """A placeholder in words: its fallback when it has one, else `<what goes there>`
+    (`{module}` → `<module>`, `{sagemaker.instance_type}` → `<instance type>`)."""
+
+    def words(m: Any) -> str:
+        name, default = m.group(1), m.group(2)
+        if default:
+            return default
+        return "<" + name.rsplit(".", 1)[-1].replace("_", " ") + ">"
+
+    return PLACEHOLDER.sub(words, text)
+
+
+_CONSOLE_JOB = ("SageMaker console → Training → Training jobs → the job (name in the report) → "
+                "Monitor → View logs")
+_JOB = "<job-name>"
+
+
+def _phrase(line: str) -> str:
+    """A literal to search a log for: the longest quote-free part of a signature line."""
+    parts = [p.strip(" :") for p in re.split(r"['\"`]", line)]
+    best = max(parts, key=len, default="")
+    return best[:60].rsplit(" ", 1)[0] if len(best) > 60 else best
+
+
+def confirm_steps(rule: Rule, examples: list[ExampleView]) -> list[str]:
+    """What a person does to confirm this finding: where to look in the console, and the
+    read-only commands, in the order they would do it."""
+    default = set(DEFAULT_PATTERN_SOURCES)
+    sources = {s for p in rule.patterns.positive() for s in p.in_}
+    chosen = {s for p in rule.patterns.positive() if set(p.in_) != default for s in p.in_}
+    facts = {c.fact.split(".", 1)[0] for c in rule.conditions}
+    needs = set(rule.requires) | facts | {s.split(".", 1)[0] for s in chosen}
+    if sources & {"sagemaker.failure_reason", "sagemaker.exit_message"}:
+        needs.add("sagemaker")
+    steps = []
+    first = next((ln for ex in examples for ln in ex.lines if " = " not in ln), "")
+    if "logs" in sources or "logs" in needs:
+        grep = f" | grep -n -F '{_phrase(first)}'" if _phrase(first) else ""
+        steps.append(
+            f"Open the job's log: {_CONSOLE_JOB} (log group `/aws/sagemaker/TrainingJobs`, "
+            "one stream per host), and look for a signature line above near the end. From a "
+            f"shell: `aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix {_JOB}/ "
+            f"--since 7d{grep}`."
+        )
+    if "sagemaker" in needs:
+        steps.append(
+            "Read the job's status and failure reason: SageMaker console → Training jobs → "
+            "the job → Job settings (Failure reason, Status history, Resource configuration). "
+            f"From a shell: `aws sagemaker describe-training-job --training-job-name {_JOB} "
+            "--query FailureReason`."
+        )
+    if "sfn" in needs:
+        steps.append(
+            "Find the failed state: Step Functions console → State machines → the pipeline → "
+            "Executions → the execution → Graph view; the failed state is red, its Error and "
+            "Cause are in the step details. From a shell: `aws stepfunctions "
+            "get-execution-history --execution-arn <execution-arn> --reverse-order "
+            "--max-results 10`."
+        )
+    if "ecr" in needs:
+        steps.append(
+            "Check the image: ECR console → Repositories → the image's repository → Images "
+            "(digest, pushed at, architecture). From a shell: `aws ecr describe-images "
+            "--repository-name <repository>`."
+        )
+    if "instance" in needs:
+        steps.append(
+            "Check the host: the job's Resource configuration shows its instance type; the "
+            "report's Facts table gives that type's GPU, CPU architecture and memory."
+        )
+    if rule.repro:
+        steps.append("Then run the read-only commands below (replace each `<...>` with the "
+                     "job's own value; a report fills them in for you).")
+    if not steps:
+        steps.append("Read the report's evidence: the cited lines are this rule's signature.")
+    return steps
 
 
 def _cited(rule: Rule, library: Library) -> list[ExampleView]:
@@ -134,7 +213,7 @@ def _cited(rule: Rule, library: Library) -> list[ExampleView]:
         if result.verdict != "match":
             continue
         lines = [
-            f"line {h.line}: {h.text}" if h.source == "logs" else f"{h.source}: {h.text}"
+            h.text if h.source == "logs" else f"{h.source}: {h.text}"
             for h in sorted(result.cited, key=lambda h: h.order)
         ]
         if not lines:  # decided by conditions: show the facts they read
@@ -148,16 +227,21 @@ def _cited(rule: Rule, library: Library) -> list[ExampleView]:
 def rule_page(rule: Rule, library: Library) -> RulePage:
     p = rule.patterns
     requires = " and ".join(_REQUIRES.get(s, s) for s in rule.requires) or "nothing"
+    examples = _cited(rule, library)
     return RulePage(
         rule=rule,
         md_path=f"{rule.category}/{rule.id}.md",
-        explanation=_show_placeholders(" ".join(rule.explanation.split())),
+        title=fill(rule.title, {}, {}),
+        explanation=readable(" ".join(rule.explanation.split())),
+        remediation=[readable(step) for step in rule.remediation],
+        repro=[readable(cmd) for cmd in rule.repro],
+        confirm=confirm_steps(rule, examples),
         any=_patterns(p.any),
         all=_patterns(p.all),
         none=_patterns(p.none),
         conditions=[condition_words(c) for c in rule.conditions],
         requires=requires,
-        examples=_cited(rule, library),
+        examples=examples,
     )
 
 
