@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from investigator.models import SCHEMA_VERSION, Investigation
+from investigator.reporter.view import runbook_page
 
 
 def _evidence(inv: Investigation) -> list[dict[str, Any]]:
@@ -46,6 +47,7 @@ def to_dict(inv: Investigation) -> dict[str, Any]:
         "could_not_rule_out": dumped["inconclusive"],
         "repro": f.repro,
         "references": f.references,
+        "runbook": runbook_page(f.category, f.rule),
         "target": dumped["target"],
         "failed_state": inv.failed_state,
         "job": dumped["job"],
