@@ -8,13 +8,15 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from investigator import __version__
 from investigator.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLAYBOOK, InvestigatorError
-from investigator.models import Evidence, Investigation
+
+if TYPE_CHECKING:  # the models (pydantic) load with the command that needs them
+    from investigator.models import Evidence, Investigation
 
 _EXT_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".txt": "text"}
 

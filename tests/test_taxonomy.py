@@ -7,22 +7,27 @@ from pathlib import Path
 from investigator import models, taxonomy
 from investigator.classifier.loader import default_playbook_dir
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _readme_table() -> list[tuple[str, str]]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("| category | meaning |", 1)[1].split("\n\n", 1)[0]
+def _table(path: Path, header: str) -> list[tuple[str, ...]]:
+    """The rows of the Markdown table that starts with `header`."""
+    text = path.read_text(encoding="utf-8")
+    section = text.split(header, 1)[1].split("\n\n", 1)[0]
     rows = []
-    for line in section.splitlines()[1:]:  # skip the |---|---| line
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 2 and not set(cells[0]) <= {"-"}:
-            rows.append((cells[0], cells[1]))
+    for line in section.splitlines()[1:]:  # the first line is |---|---|
+        rows.append(tuple(c.strip() for c in line.strip().strip("|").split("|")))
     return rows
 
 
 def test_readme_taxonomy_table_matches_the_taxonomy():
-    assert _readme_table() == [(c.name, c.meaning) for c in taxonomy.TAXONOMY]
+    rows = _table(ROOT / "README.md", "| category | meaning |\n")
+    assert rows == [(c.name, c.meaning) for c in taxonomy.TAXONOMY]
+
+
+def test_design_doc_taxonomy_table_matches_the_taxonomy():
+    rows = _table(ROOT / "docs" / "design.md", "| category | meaning | typical evidence |\n")
+    assert rows == [(c.name, c.meaning, c.looks_like) for c in taxonomy.TAXONOMY]
 
 
 def test_the_models_validate_exactly_the_taxonomy():

@@ -4,7 +4,7 @@
 (the schedule), or `Ignored` with a one-line reason. Malformed or unrelated events are
 acknowledged, not retried: retrying cannot make them valid.
 
-Shapes follow the AWS documentation examples (see /work/shared/aws-facts.md §3):
+Shapes follow the AWS documentation examples (docs/aws-behaviours.md, "EventBridge events"):
 - "Step Functions Execution Status Change" (source aws.states): `detail` mirrors
   DescribeExecution with camelCase keys and *numeric* epoch-ms dates; error/cause/redrive
   fields are newer and optional.

@@ -141,3 +141,12 @@ def test_the_default_library_is_cached(cache_home, monkeypatch):
     first = load_rules()
     _no_yaml(monkeypatch)
     assert load_rules() == first
+
+
+def test_the_cache_can_be_built_ahead_of_first_use(cache_home):
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    done = subprocess.run([sys.executable, "-m", "investigator.classifier.cache"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "validated playbooks" in done.stdout
+    assert len(_entries(cache_home)) == 1
