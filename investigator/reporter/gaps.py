@@ -35,9 +35,19 @@ _WHY = {
     "ImageNotFound": "the image is no longer in ECR",
     "NotAnEcrImage": "the image is not in ECR",
 }
-# Categories whose rules only make sense on a host with an NVIDIA GPU.
+# Categories whose rules only make sense on a host with an NVIDIA GPU, and words that mark
+# a GPU rule in another category (rule ids name their subject: resources-cuda-out-of-memory).
 _GPU_ONLY = {"cuda"}
+_GPU_WORDS = ("cuda", "gpu", "nccl", "apex", "nvidia", "cudnn", "flash-attn")
 _MULTI_NODE = {"distributed"}
+# Once the training program ran and failed (AlgorithmError), AWS did give the resources and
+# the pipeline did start the job.
+_BEFORE_THE_PROGRAM = {"capacity", "orchestration"}
+# How often each category explains a failed training program, most often first; generic
+# `unknown` markers explain nothing, so they come last.
+_PRIOR = ("deps", "code", "paths", "hyperparameters", "resources", "cuda", "entrypoint",
+          "platform", "network", "permissions", "distributed", "timeout", "capacity",
+          "orchestration", "none", "unknown")
 SHOWN_RULES = 5
 
 
@@ -141,19 +151,42 @@ def _gpu_count(facts: dict[str, Any]) -> int | None:
 
 def _contradicted(rule: Inconclusive, facts: dict[str, Any]) -> bool:
     """Known facts make this rule implausible: GPU rules on a CPU host, multi-node on one."""
-    if rule.category in _GPU_ONLY and _gpu_count(facts) == 0:
+    gpu_rule = rule.category in _GPU_ONLY or any(w in rule.rule for w in _GPU_WORDS)
+    if gpu_rule and _gpu_count(facts) == 0:
         return True
     count = facts.get("sagemaker.instance_count")
-    return rule.category in _MULTI_NODE and count == 1 and _gpu_count(facts) in (0, 1)
+    if rule.category in _MULTI_NODE and count == 1 and _gpu_count(facts) in (0, 1):
+        return True
+    reason = str(facts.get("sagemaker.failure_reason") or "")
+    return rule.category in _BEFORE_THE_PROGRAM and reason.startswith("AlgorithmError")
+
+
+def _spread(rules: list[Inconclusive], order: dict[str, int]) -> list[Inconclusive]:
+    """One rule per category in category order, then the second of each, and so on: five
+    suspects from five places say more than five variants of one."""
+    by_cat: dict[str, list[Inconclusive]] = {}
+    for r in sorted(rules, key=lambda r: order.get(r.category, len(order))):
+        by_cat.setdefault(r.category, []).append(r)
+    out: list[Inconclusive] = []
+    depth = 0
+    while len(out) < len(rules):
+        out += [members[depth] for members in by_cat.values() if depth < len(members)]
+        depth += 1
+    return out
 
 
 def open_rules(inv: Investigation, limit: int = SHOWN_RULES) -> list[OpenSource]:
     """Per unread source: how many rules it leaves open, the most plausible first.
 
     Plausible = not contradicted by a known fact; among those, rules of the verdict's and
-    the alternatives' categories come first (the evidence already points there)."""
+    the alternatives' categories come first (the evidence already points there), then the
+    categories that most often explain a failed training program."""
     hinted = [inv.finding.category, *(a.category for a in inv.alternatives)]
-    order = {c: n for n, c in reversed(list(enumerate(hinted)))}
+    hinted = [c for c in hinted if c not in ("unknown", "none")]
+    if (_gpu_count(inv.facts) or 0) > 0:  # on a GPU host the GPU stack is a usual suspect
+        hinted.append("cuda")
+    ranked = [*dict.fromkeys([*hinted, *_PRIOR])]
+    order = {c: n for n, c in enumerate(ranked)}
     by_source: dict[str, list[Inconclusive]] = {}
     for r in inv.inconclusive:
         for s in r.missing_sources or ["?"]:
@@ -161,8 +194,7 @@ def open_rules(inv: Investigation, limit: int = SHOWN_RULES) -> list[OpenSource]
     out = []
     for source, rules in by_source.items():
         fits = [r for r in rules if not _contradicted(r, inv.facts)]
-        fits.sort(key=lambda r: order.get(r.category, len(order)))  # stable: keeps rule order
-        shown = fits[:limit]
+        shown = _spread(fits, order)[:limit]
         rest = [r for r in rules if r not in shown]
         out.append(OpenSource(
             source, label(source), len(rules),
