@@ -148,7 +148,7 @@ def _page_view(v: View, prefix: str, repro_href: str | None) -> dict[str, Any]:
         "unsettled": {"rules": v.unsettled_rules, "gaps": v.gaps},
         "changes": v.changes,
         "facts": v.facts,
-        "repro": [{"id": f"{prefix}cmd{n}", "cmd": c} for n, c in enumerate(f.repro, 1)],
+        "repro": [{"id": f"{prefix}cmd{n}", "cmd": c} for n, c in enumerate(v.repro, 1)],
         "repro_href": _relative_href(repro_href),
         "kit_cmd": None if repro_href else _generate_kit_command(v.inv),
         "references": [{"url": u, "href": _safe_href(u)} for u in f.references],

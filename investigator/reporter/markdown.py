@@ -150,8 +150,8 @@ def _sections(v: View, h: str) -> list[str]:
     out += [f"{h} Root cause", "", prose(f.explanation), ""]
     out += [f"{h} Remediation", ""]
     out += [f"{n}. {prose(s)}" for n, s in enumerate(v.remediation, 1)] + [""]
-    if f.repro:
-        out += [f"{h} Reproduce", "", fence("\n".join(f.repro), "sh"), ""]
+    if v.repro:
+        out += [f"{h} Reproduce", "", fence("\n".join(v.repro), "sh"), ""]
     if v.alternatives:
         rows = [
             [code(a.category), code(a.rule), esc(a.title), f"{a.confidence:.2f}", esc(a.why_lower)]

@@ -144,9 +144,9 @@ def layout(v: View, *, color: bool = False, width: int = 100) -> str:
     out += _heading("Remediation", color)
     for n, step in enumerate(v.remediation, 1):
         out += _wrap(f"{n}. {one_line(step)}", width, "    ", "       ")
-    if f.repro:
+    if v.repro:
         out += _heading("Reproduce", color)
-        for cmd in f.repro:  # a multi-line command keeps its lines, indented under its `$`
+        for cmd in v.repro:  # a multi-line command keeps its lines, indented under its `$`
             out += ["    $ " + line if n == 0 else "      " + line
                     for n, line in enumerate(cmd.splitlines() or [""])]
     if v.alternatives:

@@ -21,6 +21,7 @@ from investigator.reporter import gaps as gaps_mod
 from investigator.reporter import timeline
 from investigator.reporter.changes import ChangeRow
 from investigator.reporter.gaps import OpenSource, Unread
+from investigator.reporter.image_ref import pin_command
 from investigator.reporter.safe_text import clip, neutralise_model, one_line
 from investigator.taxonomy import LABELS, category
 
@@ -126,6 +127,7 @@ class View:
     retry: str  # "retry" | "noretry" | "unknown" | "na"
     retry_text: str
     remediation: list[str]  # the finding's steps; the first names the change that explains it
+    repro: list[str]  # the finding's commands, the job's image pinned by digest
     job_line: str
     when: When
     evidence: list[Block]
@@ -169,6 +171,7 @@ def build(inv: Investigation) -> View:
         retry=retry,
         retry_text=retry_text,
         remediation=_remediation(f, diff),
+        repro=[pin_command(c, inv.facts) for c in f.repro],
         job_line=_job_line(inv),
         when=When(
             failed_at=timeline.fmt_time(tl.failed_at),

@@ -8,6 +8,7 @@ from typing import Any
 import re2
 
 from investigator.models import Evidence, Investigation
+from investigator.reporter.image_ref import pin_command
 from investigator.reporter.repro.checks import evidence_checks
 from investigator.reporter.repro.model import (
     FILL_ME,
@@ -206,7 +207,8 @@ def build_plan(inv: Investigation, evidence: Evidence | None = None, sample: int
     f = inv.finding
     # The finding's commands are printed to a terminal by `check`: one line, no escapes.
     plan = Plan(source=inv.source, title=f.title, category=f.category, rule=f.rule,
-                sample=max(0, int(sample)), finding_commands=[comment(c) for c in f.repro])
+                sample=max(0, int(sample)),
+                finding_commands=[comment(pin_command(c, facts)) for c in f.repro])
     plan.job_name = fact_str(facts, "sagemaker.job_name")
     plan.job_arn = fact_str(facts, "sagemaker.job_arn")
     plan.job_kind = "processing" if facts.get("sagemaker.job_kind") == "processing" else "training"
