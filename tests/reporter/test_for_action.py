@@ -211,3 +211,18 @@ def test_text_wraps_to_the_width_it_is_given(sfn_inv):
     # Only a single word longer than the line (an image URI) may overflow: never cut.
     assert all(len(line) <= 60 or " " not in line.strip() for line in cause.splitlines())
     assert len(cause.splitlines()) > 4  # wrapped, not clipped
+
+
+# ------------------------------------------------------------ 9. commands pin the image
+
+
+@pytest.mark.parametrize("fmt", [*FORMATS, "json"])
+def test_every_command_names_the_image_by_the_digest_it_ran(sfn_inv, fmt):
+    from tests.reporter.conftest import DIGEST, IMAGE
+
+    cmd = f"docker run --rm --gpus all {IMAGE} python -c 'import torch'"
+    f = sfn_inv.finding.model_copy(update={"repro": [cmd]})
+    out = render(sfn_inv.model_copy(update={"finding": f}), fmt)
+    pinned = f"{IMAGE.rsplit(':', 1)[0]}@{DIGEST}"
+    assert f"docker run --rm --gpus all {pinned} python -c" in out.replace("&#39;", "'")
+    assert f"--gpus all {IMAGE} " not in out
