@@ -106,10 +106,9 @@ def _safe_href(url: str) -> str | None:
 
 
 def _runbook_href(target: str | None) -> str | None:
-    # An https base URL, or a relative path (the repository's docs/runbook by default).
-    if not target:
-        return None
-    return _safe_href(target) or _relative_href(target)
+    # Only a base URL makes a link: the default docs/runbook path is relative to the repository,
+    # not to wherever this report is opened, so it is shown as a path.
+    return _safe_href(target) if target else None
 
 
 def _relative_href(path: str | None) -> str | None:

@@ -95,8 +95,9 @@ def _verdict(v: View) -> list[str]:
 
 
 def _link(target: str) -> str:
-    """A runbook link: a real link for an https URL or a relative path, else a code span."""
-    if target.startswith("https://") or ":" not in target.split("/", 1)[0]:
+    """A runbook link for an https base URL; the default repository path as a code span (it
+    is relative to the repository, not to wherever the Markdown is pasted)."""
+    if target.startswith("https://"):
         safe = target.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
         return f"[{esc(target)}]({safe})"
     return code(target)

@@ -144,6 +144,13 @@ class View:
 
     @property
     def first_step(self) -> str:
+        """The first thing to do. A weak verdict resting on less than it needs gets its
+        missing evidence first: guessing a fix without the logs wastes the night."""
+        if self.retry == "unknown" and self.unread:
+            u = self.unread[0]
+            how = f"grant `{'`, `'.join(u.permissions)}`" if u.permissions else "read it by hand"
+            return (f"Get the {u.label} read ({how}; the command is below), then investigate "
+                    "again: this verdict rests on less evidence than it needs.")
         return self.remediation[0] if self.remediation else ""
 
     @property

@@ -226,3 +226,10 @@ def test_every_command_names_the_image_by_the_digest_it_ran(sfn_inv, fmt):
     pinned = f"{IMAGE.rsplit(':', 1)[0]}@{DIGEST}"
     assert f"docker run --rm --gpus all {pinned} python -c" in out.replace("&#39;", "'")
     assert f"--gpus all {IMAGE} " not in out
+
+
+def test_a_weak_verdict_missing_evidence_starts_by_getting_it(blind_inv, sfn_inv):
+    assert view.build(blind_inv).first_step.startswith(
+        "Get the CloudWatch logs read (grant `logs:GetLogEvents`")
+    # A sure verdict keeps its own first remediation step even with a source unread.
+    assert view.build(sfn_inv).first_step.startswith("Install torch together")
