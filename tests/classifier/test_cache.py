@@ -150,3 +150,9 @@ def test_the_cache_can_be_built_ahead_of_first_use(cache_home):
     assert done.returncode == 0, done.stderr
     assert "validated playbooks" in done.stdout
     assert len(_entries(cache_home)) == 1
+
+
+def test_the_cache_can_be_turned_off(cache_home, playbooks, monkeypatch):
+    monkeypatch.setenv(cache.ENV_DISABLE, "1")
+    assert [r.id for r in load_rules(playbooks)] == ["cuda-b", "deps-a"]
+    assert _entries(cache_home) == []
