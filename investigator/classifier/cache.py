@@ -124,15 +124,3 @@ def _prune(folder: Path) -> None:
     for _, p in sorted(entries, reverse=True)[_KEEP:]:
         p.unlink(missing_ok=True)
 
-
-def main() -> int:
-    """`python -m investigator.classifier.cache`: build the entry now (an install or image step)."""
-    from investigator.classifier.loader import load_rules
-
-    rules = load_rules()
-    print(f"playbook cache: {len(rules)} validated playbooks under {cache_dir()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
