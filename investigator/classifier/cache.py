@@ -24,20 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from investigator import __version__
+from investigator.usercache import ENV_DISABLE, cache_dir, disabled
 
 _PREFIX = "playbooks-"
 _SUFFIX = ".pickle"
 _KEEP = 8  # entries kept per cache directory (several checkouts, tests, versions)
 # The code whose behaviour decides what a validated rule holds: an edit there is a new key.
 _CODE = ("classifier/schema.py", "classifier/loader.py", "classifier/cache.py", "facts.py",
-         "models.py", "taxonomy.py")
-ENV_DISABLE = "INVESTIGATOR_NO_CACHE"
-
-
-def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/investigator, or ~/.cache/investigator (the XDG default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "investigator"
+         "models.py", "taxonomy.py", "usercache.py")
+__all__ = ["ENV_DISABLE", "cache_dir", "cached", "content_key"]
 
 
 def content_key(root: Path) -> str:
@@ -79,7 +74,7 @@ def cached(root: Path, build: Callable[[Path], list[Any]],
     `valid` checks each unpickled item (e.g. isinstance Rule), so a foreign entry is ignored.
     A build that raises is never cached: an invalid library fails on every run.
     """
-    if os.environ.get(ENV_DISABLE):
+    if disabled():
         return build(root)
     key = content_key(root)
     path = cache_dir() / f"{_PREFIX}{key}{_SUFFIX}"
@@ -129,15 +124,3 @@ def _prune(folder: Path) -> None:
     for _, p in sorted(entries, reverse=True)[_KEEP:]:
         p.unlink(missing_ok=True)
 
-
-def main() -> int:
-    """`python -m investigator.classifier.cache`: build the entry now (an install or image step)."""
-    from investigator.classifier.loader import load_rules
-
-    rules = load_rules()
-    print(f"playbook cache: {len(rules)} validated playbooks under {cache_dir()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,19 +9,50 @@ Everything is readable without JavaScript; the script only wires the copy button
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import shlex
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 
-from investigator import __version__
+from investigator import __version__, usercache
 from investigator.models import SCHEMA_VERSION, Investigation
 from investigator.reporter import timeline
 from investigator.reporter.view import Block, View, build, code_spans
+
+
+class _TemplateCache(FileSystemBytecodeCache):
+    """Compiled templates kept across runs (compiling them is most of an HTML render's time).
+
+    Entries are keyed by the template's source and the Python version; a corrupt entry is
+    recompiled and an unwritable folder only costs the compile.
+    """
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(Exception):
+            super().dump_bytecode(bucket)  # temp file + rename
+
+
+def _template_cache() -> _TemplateCache | None:
+    if usercache.disabled():
+        return None
+    folder = usercache.cache_dir() / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _TemplateCache(str(folder))
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +64,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_template_cache(),
     )
     env.filters["code_spans"] = code_spans
     return env

@@ -145,8 +145,14 @@ def test_the_default_library_is_cached(cache_home, monkeypatch):
 
 def test_the_cache_can_be_built_ahead_of_first_use(cache_home):
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
-    done = subprocess.run([sys.executable, "-m", "investigator.classifier.cache"], env=env,
+    done = subprocess.run([sys.executable, "-m", "investigator.classifier"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "validated playbooks" in done.stdout
     assert len(_entries(cache_home)) == 1
+
+
+def test_the_cache_can_be_turned_off(cache_home, playbooks, monkeypatch):
+    monkeypatch.setenv(cache.ENV_DISABLE, "1")
+    assert [r.id for r in load_rules(playbooks)] == ["cuda-b", "deps-a"]
+    assert _entries(cache_home) == []
