@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from investigator import __version__
-from investigator.errors import EXIT_INTERNAL, EXIT_PLAYBOOK, InvestigatorError
-from investigator.models import CATEGORIES, Evidence, Investigation
+from investigator.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLAYBOOK, InvestigatorError
+from investigator.taxonomy import CATEGORIES
+
+if TYPE_CHECKING:  # the models (pydantic) load with the command that needs them
+    from investigator.models import Evidence, Investigation
 
 _EXT_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".txt": "text"}
 _FLEET_FORMATS = {**_EXT_FORMATS, ".csv": "csv"}
@@ -49,25 +53,46 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _pick_format(fmt: str | None, output: str | None) -> str:
+def _pick_format(fmt: str | None, output: str | None,
+                 formats: dict[str, str] = _EXT_FORMATS) -> str:
     if fmt:
         return fmt
     if output:
-        return _EXT_FORMATS.get(Path(output).suffix.lower(), "text")
+        suffix = Path(output).suffix.lower()
+        if suffix not in formats:
+            known = ", ".join(sorted(formats))
+            _fail(f"cannot tell the format of {output!r} from its suffix {suffix or '(none)'!r}: "
+                  f"use one of {known}, or pass --format", EXIT_INPUT)
+        return formats[suffix]
     return "text" if sys.stdout.isatty() else "json"
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str, output: str | None, fmt: str) -> None:
     if output:
         from investigator.outputs import write_atomic
 
         write_atomic(output, text)
+        click.echo(f"{fmt} report written to {output}", err=True)
     else:
         click.echo(text, nl=False)
 
 
 def _color(output: str | None) -> bool:
     return output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _width(output: str | None) -> int:
+    """Text wraps to the terminal it is shown in; files and pipes get 100 columns."""
+    if output is None and sys.stdout.isatty():
+        return shutil.get_terminal_size((100, 24)).columns
+    return 100
+
+
+def _set_runbook_url(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:  # read by reporter.view for every format
+        from investigator.reporter.view import RUNBOOK_ENV
+
+        os.environ[RUNBOOK_ENV] = value
 
 
 format_option = click.option(
@@ -91,6 +116,14 @@ repro_option = click.option(
     default=None,
     help="Also write a repro kit (repro.sh, repro_local.py, config files) into DIR.",
 )
+runbook_option = click.option(
+    "--runbook-url",
+    default=None,
+    expose_value=False,
+    callback=_set_runbook_url,
+    help="Base of the runbook pages each finding links to (default: docs/runbook; "
+    "env INVESTIGATOR_RUNBOOK_URL).",
+)
 sample_option = click.option(
     "--sample",
     type=click.IntRange(0, 10_000),
@@ -100,7 +133,24 @@ sample_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Usage errors as one line (`investigate: error: ...`, exit 2), like every other error."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            _fail(exc.format_message().replace("\n", " ") + where, EXIT_INPUT)
+        except click.ClickException as exc:
+            _fail(exc.format_message().replace("\n", " "), exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("interrupted", 130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="investigate")
 def main() -> None:
     """Why did this training job fail, and how do I reproduce it?"""
@@ -111,6 +161,7 @@ def main() -> None:
 @format_option
 @output_option
 @repro_option
+@runbook_option
 @handle_errors
 def log_cmd(
     paths: tuple[str, ...], fmt: str | None, output: str | None, repro_dir: str | None
@@ -120,9 +171,11 @@ def log_cmd(
     from investigator.logfiles import investigate_log
     from investigator.reporter import render_many
 
+    fmt = _pick_format(fmt, output)  # a bad --output suffix fails before any work
     library = default_library()
     invs = [investigate_log(p, library) for p in paths]
-    _emit(render_many(invs, _pick_format(fmt, output), color=_color(output)), output)
+    text = render_many(invs, fmt, color=_color(output), width=_width(output))
+    _emit(text, output, fmt)
     if repro_dir:
         _write_repro(None, invs[-1], repro_dir, sample=0)
 
@@ -148,6 +201,7 @@ def _aws_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         format_option,
         output_option,
         repro_option,
+        runbook_option,
         sample_option,
     ]
     for opt in reversed(opts):
@@ -175,7 +229,8 @@ def _finish(evidence: Evidence, inv: Investigation, opts: dict[str, Any]) -> Non
         _write_repro(evidence, inv, opts["repro_dir"], sample=opts.get("sample", 5))
         if output:
             href = os.path.relpath(Path(opts["repro_dir"]) / "repro.sh", Path(output).parent)
-    _emit(render(inv, fmt, color=_color(output), repro_href=href), output)
+    text = render(inv, fmt, color=_color(output), repro_href=href, width=_width(output))
+    _emit(text, output, fmt)
 
 
 @main.command("execution")
@@ -184,6 +239,7 @@ def _finish(evidence: Evidence, inv: Investigation, opts: dict[str, Any]) -> Non
 @handle_errors
 def execution_cmd(arn: str, **opts: Any) -> None:
     """Investigate a Step Functions execution by ARN."""
+    _pick_format(opts.get("fmt"), opts.get("output"))  # a bad --output fails before AWS calls
     from investigator.models import Target
     from investigator.pipeline import investigate_target
 
@@ -206,6 +262,7 @@ def execution_cmd(arn: str, **opts: Any) -> None:
 @handle_errors
 def job_cmd(name: str, kind: str, **opts: Any) -> None:
     """Investigate a SageMaker training or processing job by name."""
+    _pick_format(opts.get("fmt"), opts.get("output"))
     from investigator.models import Target
     from investigator.pipeline import investigate_target
 
@@ -224,10 +281,12 @@ def job_cmd(name: str, kind: str, **opts: Any) -> None:
 @format_option
 @output_option
 @repro_option
+@runbook_option
 @sample_option
 @handle_errors
 def bundle_cmd(path: str, **opts: Any) -> None:
     """Re-classify a saved evidence bundle offline (no AWS calls)."""
+    _pick_format(opts.get("fmt"), opts.get("output"))
     from investigator.bundle import investigate_bundle
 
     evidence, inv = investigate_bundle(path)
@@ -277,14 +336,13 @@ def fleet_cmd(source: str, since: str | None, category: str | None, pipeline: st
     from investigator.fleet.render import render
     from investigator.fleet.run import athena_view, local_view, make_filters
 
+    fmt = _pick_format(fmt, output, _FLEET_FORMATS)  # a bad --output suffix fails before any work
     filters = make_filters(since, category, pipeline)
     if workgroup:
         view = athena_view(source, filters, workgroup=workgroup, profile=profile, region=region)
     else:
         view = local_view(source, filters, profile=profile, region=region)
-    fmt = fmt or (_FLEET_FORMATS.get(Path(output).suffix.lower(), "text") if output
-                  else _pick_format(None, None))
-    _emit(render(view, fmt, output), output)
+    _emit(render(view, fmt, output), output, fmt)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,38 +11,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# 1.1: `fingerprint` and the optional `history` (investigator/fleet) were added.
+# The vocabulary is defined in investigator/taxonomy.py; re-exported for the models' users.
+from investigator.taxonomy import CATEGORIES as CATEGORIES
+from investigator.taxonomy import SOURCES as SOURCES
+from investigator.taxonomy import Category as Category
+from investigator.taxonomy import Source as Source
+
+# 1.1: `fingerprint`, the optional `history` (investigator/fleet) and `runbook` were added.
 SCHEMA_VERSION = "1.1"
-
-Category = Literal[
-    "entrypoint",
-    "platform",
-    "cuda",
-    "deps",
-    "hyperparameters",
-    "paths",
-    "permissions",
-    "resources",
-    "capacity",
-    "timeout",
-    "network",
-    "distributed",
-    "orchestration",
-    "code",
-    "none",
-    "unknown",
-]
-CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
-
-# Evidence sources a rule can require; a Gap on one makes the rule inconclusive.
-Source = Literal["logs", "sagemaker", "sfn", "ecr"]
-SOURCES: tuple[str, ...] = Source.__args__  # type: ignore[attr-defined]
 
 TargetKind = Literal["execution", "job", "log", "bundle"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Target(_Frozen):

@@ -32,10 +32,10 @@ from investigator.collectors import stepfunctions as sfn
 from investigator.errors import InputError
 from investigator.knowledge.instance_types import instance_facts
 from investigator.models import Change, Evidence, Gap, Investigation, Target, TimelineEvent
+from investigator.taxonomy import JOB_FAILED_STATUSES as FAILED_JOB
+from investigator.taxonomy import SFN_FAILED_STATUSES as FAILED_EXECUTION
 
 Progress = Callable[[str], None]
-FAILED_EXECUTION = {"FAILED", "TIMED_OUT", "ABORTED"}
-FAILED_JOB = {"Failed", "Stopped"}
 # Facts of a job's *state*: meaningless when only the request (TaskScheduled parameters) is known.
 _JOB_STATE_FACTS = {
     "sagemaker.job_name", "sagemaker.job_arn", "sagemaker.status", "sagemaker.secondary_status",

@@ -192,3 +192,43 @@ def test_python_dash_m_and_console_script_agree(oom):
         check=True,
     )
     assert json.loads(proc.stdout)[0]["category"] == "resources"
+
+
+# ------------------------------------------------------------------ CLI polish (issue 13, 11)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "investigator", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_an_unknown_output_suffix_is_bad_input_before_any_work(oom, tmp_path):
+    out = tmp_path / "report.pdf"
+    r = _cli("log", str(oom), "--output", str(out))
+    assert r.returncode == 2 and not out.exists()
+    assert r.stderr.count("\n") == 1 and "'.pdf'" in r.stderr and "--format" in r.stderr
+    # An explicit --format makes any name fine.
+    assert _cli("log", str(oom), "--output", str(out), "--format", "md").returncode == 0
+
+
+@pytest.mark.parametrize("args", [["log"], ["log", "--format", "xml", "x.log"], ["nosuch"],
+                                  ["log", "x.log", "--bogus"]])
+def test_usage_errors_are_one_line_with_exit_2(args):
+    r = _cli(*args)
+    assert r.returncode == 2
+    assert r.stderr.startswith("investigate: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "Usage:" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_output_says_where_it_wrote(oom, tmp_path):
+    out = tmp_path / "r.html"
+    r = _cli("log", str(oom), "--output", str(out))
+    assert r.returncode == 0 and out.exists()
+    assert r.stderr.strip() == f"html report written to {out}"
+
+
+def test_runbook_url_option_sets_every_link(oom, monkeypatch):
+    monkeypatch.setenv("INVESTIGATOR_RUNBOOK_URL", "")  # restored after: the CLI sets it
+    r = run("log", str(oom), "--format", "json", "--runbook-url", "https://runbooks.example/ib")
+    [data] = as_json(r)
+    assert data["runbook"] == f"https://runbooks.example/ib/{data['category']}/{data['rule']}.md"

@@ -1,4 +1,4 @@
-"""The seed incidents (../shared/seeds): right category, and a remediation that would have fixed it."""
+"""The seed incidents (examples/): right category, and a remediation that would have fixed it."""
 
 from __future__ import annotations
 

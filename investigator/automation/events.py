@@ -4,7 +4,7 @@
 (the schedule), or `Ignored` with a one-line reason. Malformed or unrelated events are
 acknowledged, not retried: retrying cannot make them valid.
 
-Shapes follow the AWS documentation examples (see /work/shared/aws-facts.md §3):
+Shapes follow the AWS documentation examples (docs/aws-behaviours.md, "EventBridge events"):
 - "Step Functions Execution Status Change" (source aws.states): `detail` mirrors
   DescribeExecution with camelCase keys and *numeric* epoch-ms dates; error/cause/redrive
   fields are newer and optional.
@@ -23,12 +23,12 @@ import re2
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from investigator.models import Target
+from investigator.taxonomy import SFN_FAILED_STATUSES
 
 SFN_DETAIL_TYPE = "Step Functions Execution Status Change"
 SAGEMAKER_TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
-SFN_FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 # A job that hit its MaxRuntimeInSeconds (or, for managed spot, MaxWaitTimeInSeconds) ends
 # *Stopped*, not Failed; a Stopped job with SecondaryStatus "Stopped" was stopped on purpose.
 TRAINING_TIMEOUT_SECONDARY = frozenset({"MaxRuntimeExceeded", "MaxWaitTimeExceeded"})

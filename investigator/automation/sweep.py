@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from investigator.automation.events import Failure, SfnExecutionDetail, execution_failure
+from investigator.taxonomy import SFN_FAILED_STATUSES as FAILED_STATUSES
 
-FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 HANDLED = frozenset({"reported", "duplicate", "gave_up"})
 _EPSILON = timedelta(milliseconds=1)
 

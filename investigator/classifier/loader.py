@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from investigator.classifier.schema import Rule
 from investigator.models import CATEGORIES
-
-# libyaml's C loader when present: parsing ~100 playbooks is most of the start-up time.
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PlaybookError(Exception):
@@ -37,8 +33,12 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
 
 
 def load_rule(path: Path) -> Rule:
+    import yaml  # only when the playbook cache misses (start-up time)
+
+    # libyaml's C loader when present: parsing ~100 playbooks is most of the load time.
+    yaml_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml_loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PlaybookError(f"{path}: cannot read YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(data, dict):
@@ -64,8 +64,14 @@ def _rule_files(root: Path) -> Iterable[Path]:
 
 
 def load_rules(root: Path | None = None) -> list[Rule]:
-    """Every rule under `root`, validated; duplicate ids are an error."""
+    """Every rule under `root`, validated; duplicate ids are an error. Cached by content."""
+    from investigator.classifier.cache import cached
+
     root = root or default_playbook_dir()
+    return cached(root, _load_rules, lambda r: isinstance(r, Rule))
+
+
+def _load_rules(root: Path) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, Path] = {}
     for path in _rule_files(root):

@@ -13,6 +13,12 @@ from typing import Any
 
 from investigator.classifier.evaluate import RuleResult
 from investigator.classifier.scanner import Hit
+from investigator.taxonomy import (
+    JOB_FAILED_STATUSES,
+    JOB_SUCCEEDED_STATUSES,
+    SFN_FAILED_STATUSES,
+    SFN_SUCCEEDED_STATUSES,
+)
 
 CONFIDENCE = {"high": 0.9, "medium": 0.75, "low": 0.55}
 _LEVEL = {"high": 3, "medium": 2, "low": 1}
@@ -20,11 +26,8 @@ FINAL_BONUS = 15  # explaining the final exception is worth this many priority p
 _CLOSE = 5  # a runner-up of another category this close makes us less sure
 MAX_ALTERNATIVES = 5
 
-_FAILED = {
-    "sagemaker.status": {"Failed", "Stopped"},
-    "sfn.status": {"FAILED", "TIMED_OUT", "ABORTED"},
-}
-_SUCCEEDED = {"sagemaker.status": {"Completed"}, "sfn.status": {"SUCCEEDED"}}
+_FAILED = {"sagemaker.status": JOB_FAILED_STATUSES, "sfn.status": SFN_FAILED_STATUSES}
+_SUCCEEDED = {"sagemaker.status": JOB_SUCCEEDED_STATUSES, "sfn.status": SFN_SUCCEEDED_STATUSES}
 
 
 @dataclass

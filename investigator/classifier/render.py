@@ -14,7 +14,18 @@ from investigator.classifier.schema import PLACEHOLDER
 from investigator.models import EvidenceLine, Finding
 
 MAX_CITED = 6
-UNKNOWN_VALUE = "(unknown)"
+# A value that is missing (and has no fallback) is dropped with the words that only framed
+# it, so "Python module '{module}' is not installed" reads "Python module is not installed".
+_GONE = "\ue000"
+_FRAMED = [
+    re2.compile(r"\s*\(\s*['\"]?" + _GONE + r"[^()]*\)"),  # "({code} on x)": all of it
+    re2.compile(r"\s*'" + _GONE + "'|\\s*\"" + _GONE + '"'),
+    re2.compile(r"\s+(?:to|at|on|in|from|under|of|for|with|by|after)\s+" + _GONE),
+    re2.compile(r"\s*:\s*" + _GONE + r"\s*$"),
+    re2.compile(_GONE),
+]
+_SPACES = re2.compile(r"  +")
+_SPACE_PUNCT = re2.compile(r" ([,.;:)])")
 
 
 def _fmt(value: Any) -> str:
@@ -33,19 +44,27 @@ UNSAFE_VALUE = "'<value omitted: unsafe for a shell>'"
 
 
 def fill(text: str, groups: dict[str, str], facts: dict[str, Any], *, shell: bool = False) -> str:
-    """Replace {group} with a regex capture and {fact.path} with the job's own fact."""
+    """Replace {group} with a regex capture and {fact.path} with the job's own fact; a
+    missing value takes its fallback, or is left out with the words that framed it."""
 
     def repl(m) -> str:
         name, default = m.group(1), m.group(2)
         value = facts.get(name) if "." in name else groups.get(name)
         if value in (None, "", [], {}):
-            return UNKNOWN_VALUE if default is None else default
+            return default or _GONE
         out = _fmt(value)
         if shell and not _SHELL_SAFE.match(out):
             return UNSAFE_VALUE
-        return out
+        return out.replace(_GONE, "")
 
-    return PLACEHOLDER.sub(repl, text)
+    filled = PLACEHOLDER.sub(repl, text)
+    return _without_gaps(filled) if _GONE in filled else filled
+
+
+def _without_gaps(text: str) -> str:
+    for pattern in _FRAMED:
+        text = pattern.sub("", text)
+    return _SPACE_PUNCT.sub(r"\1", _SPACES.sub(" ", text)).strip()
 
 
 def cited_groups(cited: list[Hit]) -> dict[str, str]:

@@ -139,10 +139,12 @@ def file_chunks(fh: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Chunk]:
     flight.
     """
     # carry (the partial last line) is always shorter than `size`, so 2 * size suffices.
-    ring = [bytearray(2 * size) for _ in range(RING)]
+    ring: list[bytearray] = []  # allocated as needed: a short log needs one buffer, not RING
     carry = b""
     i = 0
     while True:
+        if i >= len(ring) < RING:
+            ring.append(bytearray(2 * size))
         buf = ring[i % RING]
         buf[: len(carry)] = carry
         got = _fill(fh, memoryview(buf)[len(carry) : len(carry) + size])
@@ -243,6 +245,7 @@ class PatternSet:
         # Patterns are per line: never let \s or [^x] run across a newline (which would
         # also credit a hit to the previous line).
         opts.never_nl = True
+        self._opts = opts
         self._set = re2.Set.SearchSet(opts)
         self._opts = opts
         for rx in self.regexes:

@@ -33,7 +33,7 @@ _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w.]*)(?:\|([^{}]*))?\}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def _check_regex(pattern: str) -> str:

@@ -24,6 +24,7 @@ from investigator.collectors import Collected, JobKind, JobRef, as_datetime, iso
 from investigator.errors import AwsError, InputError
 from investigator.models import Gap, LogStream, TimelineEvent
 from investigator.redact import redact_text, redact_value
+from investigator.taxonomy import JOB_TERMINAL_STATUSES
 
 SOURCE = "sagemaker"
 _JOB_NAME = re2.compile(r"^[A-Za-z0-9](?:-*[A-Za-z0-9]){0,62}$")
@@ -370,7 +371,7 @@ def job_timeline(desc: dict[str, Any], kind: JobKind) -> list[TimelineEvent]:
     prefix = "Training" if kind == "training" else "Processing"
     ended = as_datetime(desc.get(f"{prefix}EndTime"))
     status = desc.get(f"{prefix}JobStatus")
-    if ended and status in {"Completed", "Failed", "Stopped"}:
+    if ended and status in JOB_TERMINAL_STATUSES:
         out.append(TimelineEvent(time=ended, source=SOURCE, event=f"{kind} job {status}"))
     return out
 

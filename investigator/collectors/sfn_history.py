@@ -22,13 +22,13 @@ from typing import Any
 import re2
 
 from investigator.collectors import JobKind, JobRef
+from investigator.taxonomy import SFN_FAILED_STATUSES
 
 EXECUTION_END = {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted", "ExecutionSucceeded"}
 # The execution's status as its terminal event records it (the history is authoritative:
 # DescribeExecution is eventually consistent, botocore DescribeExecution documentation).
 TERMINAL_STATUS = {"ExecutionFailed": "FAILED", "ExecutionTimedOut": "TIMED_OUT",
                    "ExecutionAborted": "ABORTED", "ExecutionSucceeded": "SUCCEEDED"}
-FAILED_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 # Events that carry the error that ended a state (the "root" failure).
 ROOT_FAILURES = {
     "TaskFailed",
@@ -227,7 +227,7 @@ def analyse(history: History, described_status: str) -> Analysis:
     a.terminal = terminal_event(history)
     a.status = TERMINAL_STATUS.get(str((a.terminal or {}).get("type")), described_status)
     try:
-        if a.status in FAILED_STATUSES and a.terminal is not None:
+        if a.status in SFN_FAILED_STATUSES and a.terminal is not None:
             if a.status == "ABORTED":
                 _find_stop(history, a)
             else:

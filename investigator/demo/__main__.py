@@ -28,7 +28,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from investigator.demo.scenarios import Scenario, select
-from investigator.demo.server import client_env, quiet_access_log
+from investigator.demo.server import client_env, investigate_command, quiet_access_log
 from investigator.demo.server import start as start_server
 
 
@@ -90,6 +90,34 @@ def print_table(rows: list[Row], total: float, out: Path) -> None:
     good = sum(r.ok for r in rows)
     print(f"\n{good}/{len(rows)} scenarios diagnosed as expected in {total:.1f} s; "
           f"reports in {out}/ (<scenario>.html, .json, .bundle.json)")
+    print("\n".join(next_steps(rows, out, investigate_command())))
+
+
+def next_steps(rows: list[Row], out: Path, investigate: str) -> list[str]:
+    """What a newcomer does after `make demo`: open a report, run the CLI, start the mock."""
+    # The pipeline whose report shows the most (evidence, last-good diff, timeline) first.
+    shown = next((r for r in rows if r.ok and r.scenario.name == "spaceport-3dgs"),
+                 next((r for r in rows if r.ok), None))
+    steps = ["", "Next steps:"]
+    if shown is not None:
+        logs = f"; the sample logs' in {out / 'logs'}/" if (out / "logs").is_dir() else ""
+        steps += [f"  1. Open a report in a browser: {out / (shown.scenario.name + '.html')}",
+                  f"     (every scenario has one in {out}/{logs})"]
+    python = _relative(sys.executable)
+    steps += [
+        f"  2. Investigate a saved log yourself: {investigate} log examples/"
+        "apex-build-skipped.log --format text",
+        f"  3. Start the mock AWS and investigate by hand: {python} -m investigator.demo.server",
+        "     (it prints the `export` lines to paste into another shell, dummy credentials "
+        "included)",
+        f"  4. All commands and options: {investigate} --help",
+    ]
+    return steps
+
+
+def _relative(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 Scripts use seed.render_log's format: `@+S ` advances the clock S seconds, `{t}` is the
 sagemaker-training-toolkit time stamp, `{iso}`/`{tf}`/`{date}` other common stamps. Texts follow
-the incidents in ../shared/seeds/ and the public shapes of the tools that print them (the
+the incidents behind examples/ and the public shapes of the tools that print them (the
 sagemaker-training-toolkit, torch, TensorFlow, bash, apex, gsplat). One event per line, as the
 SageMaker log driver ships them.
 """
@@ -74,7 +74,8 @@ def toolkit_fail(code: int, message: str, command: str) -> str:
 
 
 def toolkit_reason(code: int, message: str, command: str) -> str:
-    """FailureReason of a toolkit job that exited non-zero (aws-facts §1 observed shape)."""
+    """FailureReason of a toolkit job that exited non-zero (observed shape, see
+    docs/aws-behaviours.md, "SageMaker job status and FailureReason")."""
     return (f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\nErrorMessage "{message}"'
             f'\nCommand "{command}", exit code: {code}')[:1024]
 

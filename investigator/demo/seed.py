@@ -4,7 +4,7 @@ moto cannot fail a training job, record a SageMaker task in an execution history
 events older than 14 days (PutLogEvents rejects them), so the demo writes its state straight
 into moto's backend objects (same process: `mock_aws` or `ThreadedMotoServer`). The shapes
 follow the AWS API references (API_HistoryEvent, API_DescribeTrainingJob, ImageDetail); where a
-shape is not documented it is marked [unverified], as in ../shared/aws-facts.md.
+shape is not documented it is marked [unverified], as in docs/aws-behaviours.md.
 """
 
 from __future__ import annotations
@@ -476,8 +476,9 @@ def describe_json(world: World, job: Job) -> dict[str, Any]:
 def sync_cause(world: World, job: Job) -> str:
     """The TaskFailed cause of a failed `.sync` job: the DescribeTrainingJob JSON.
 
-    [unverified] aws-facts §4: AWS does not document the cause of a failed createTrainingJob.sync
-    task; we believe it is the job description serialised as JSON (epoch-millis timestamps).
+    [unverified] (docs/aws-behaviours.md, "Step Functions history and limits"): AWS does not
+    document the cause of a failed createTrainingJob.sync task; we believe it is the job
+    description serialised as JSON (epoch-millis timestamps).
     """
     return json.dumps(describe_json(world, job), separators=(",", ":"))
 

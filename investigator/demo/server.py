@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import signal
 import socket
 import sys
@@ -113,6 +114,35 @@ def client_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def export_lines(endpoint: str) -> list[str]:
+    """`export K=V` lines a user pastes into another shell to talk to this server only."""
+    return [f"export {k}={shlex.quote(v)}" for k, v in client_env(endpoint).items()]
+
+
+def ready_message(endpoint: str, chosen: list[Scenario], investigate: str) -> list[str]:
+    """What to paste next: the environment (dummy credentials included), then a command."""
+    out = ["", "Ready. In another shell, paste these lines (dummy credentials: they only work "
+           "against this server):", ""]
+    out += ["  " + line for line in export_lines(endpoint)]
+    if chosen:
+        s = chosen[0]
+        out += ["", "then investigate an incident, for example:", "",
+                f"  {investigate} {s.kind} {shlex.quote(s.target)} --format text"]
+    return [*out, "", "Stop the server with Ctrl-C.", ""]
+
+
+def investigate_command() -> str:
+    """`investigate` as the user can run it: the venv's script when it is not on PATH."""
+    import os
+    import shutil
+
+    here = os.path.join(os.path.dirname(sys.executable), "investigate")
+    if shutil.which("investigate") == here or not os.path.exists(here):
+        return "investigate"
+    rel = os.path.relpath(here)
+    return rel if not rel.startswith("..") else here
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m investigator.demo.server",
                                 description="Serve the demo incidents from a local moto server.")
@@ -144,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for s in chosen:
         print(f"  {s.name:22} {s.kind:9} {s.target}  (expect {s.expected})")
-    print(f"AWS_ENDPOINT_URL={server.endpoint}", flush=True)
+    print("\n".join(ready_message(server.endpoint, list(chosen), investigate_command())))
+    print(f"AWS_ENDPOINT_URL={server.endpoint}", flush=True)  # the line scripts wait for
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -15,7 +15,9 @@ from investigator.reporter.json_report import render_json
 FORMATS = ("json", "text", "md", "html")
 
 
-def render_many(invs: Sequence[Investigation], fmt: str, *, color: bool = False) -> str:
+def render_many(
+    invs: Sequence[Investigation], fmt: str, *, color: bool = False, width: int = 100
+) -> str:
     """Render one or more investigations (`investigate log a b c`)."""
     safe = [redact_model(i) for i in invs]
     if fmt == "json":
@@ -23,7 +25,7 @@ def render_many(invs: Sequence[Investigation], fmt: str, *, color: bool = False)
     if fmt == "text":
         from investigator.reporter.text import render_text
 
-        return "\n".join(render_text(i, color=color) for i in safe)
+        return "\n".join(render_text(i, color=color, width=width) for i in safe)
     if fmt == "md":
         from investigator.reporter.markdown import render_markdown
 
@@ -36,7 +38,12 @@ def render_many(invs: Sequence[Investigation], fmt: str, *, color: bool = False)
 
 
 def render(
-    inv: Investigation, fmt: str, *, color: bool = False, repro_href: str | None = None
+    inv: Investigation,
+    fmt: str,
+    *,
+    color: bool = False,
+    repro_href: str | None = None,
+    width: int = 100,
 ) -> str:
     """Render a single investigation (`investigate execution|job|bundle`).
 
@@ -48,4 +55,4 @@ def render(
         from investigator.reporter.html import render_html
 
         return render_html(redact_model(inv), repro_href=repro_href)
-    return render_many([inv], fmt, color=color)
+    return render_many([inv], fmt, color=color, width=width)

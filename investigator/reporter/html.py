@@ -2,40 +2,57 @@
 
 No network: CSS, SVG and the small copy-button script are inline, and a Content-Security-
 Policy pins them by hash, so even a rendering bug could not run injected script. Jinja2
-autoescapes everything; values arrive redacted (reporter/__init__) and are neutralised here.
+autoescapes everything; values arrive redacted (reporter/__init__) and neutralised (reporter/view).
 Everything is readable without JavaScript; the script only wires the copy buttons.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import shlex
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 
-from investigator import __version__
-from investigator.fleet.history import history_line
+from investigator import __version__, usercache
 from investigator.models import SCHEMA_VERSION, Investigation
 from investigator.reporter import metrics_plot, timeline
-from investigator.reporter.safe_text import neutralise_model
-from investigator.reporter.text import (
-    Block,
-    category_family,
-    changes_rows,
-    cited_label,
-    code_spans,
-    evidence_blocks,
-    facts_view,
-    fail_state_line,
-    retry_advice,
-    unsettled_rows,
-    verdict_when,
-)
+from investigator.reporter.view import Block, View, build, code_spans
+
+
+class _TemplateCache(FileSystemBytecodeCache):
+    """Compiled templates kept across runs (compiling them is most of an HTML render's time).
+
+    Entries are keyed by the template's source and the Python version; a corrupt entry is
+    recompiled and an unwritable folder only costs the compile.
+    """
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(Exception):
+            super().dump_bytecode(bucket)  # temp file + rename
+
+
+def _template_cache() -> _TemplateCache | None:
+    if usercache.disabled():
+        return None
+    folder = usercache.cache_dir() / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _TemplateCache(str(folder))
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +64,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_template_cache(),
     )
     env.filters["code_spans"] = code_spans
     return env
@@ -80,14 +98,13 @@ def _evidence_view(b: Block) -> dict[str, Any]:
     return {
         "where": b.where,
         "origin": b.origin,
-        "cited": cited_label(b),
+        "cited": b.cited,
         "time": timeline.fmt_time(b.time),
         "lines": lines,
     }
 
 
-def _timeline_view(inv: Investigation, prefix: str) -> dict[str, Any]:
-    tl = timeline.build(inv)
+def _timeline_view(tl: timeline.Timeline, prefix: str, inv: Investigation) -> dict[str, Any]:
     rows = [
         {
             "start": timeline.fmt_time(i.start),
@@ -121,37 +138,53 @@ def _safe_href(url: str) -> str | None:
     return url if url.startswith("https://") else None
 
 
+def _runbook_href(target: str | None) -> str | None:
+    # Only a base URL makes a link: the default docs/runbook path is relative to the repository,
+    # not to wherever this report is opened, so it is shown as a path.
+    return _safe_href(target) if target else None
+
+
 def _relative_href(path: str | None) -> str | None:
     # The kit link is a relative file path; a scheme (javascript:, http:) is never a link.
     return path if path and ":" not in path.split("/", 1)[0] else None
 
 
 def view(inv: Investigation, prefix: str, repro_href: str | None = None) -> dict[str, Any]:
-    """Everything the template shows for one investigation, already computed and neutralised."""
-    inv = neutralise_model(inv)
-    f = inv.finding
-    family_key, family_label = category_family(f.category)
-    retry_key, retry_text = retry_advice(f)
+    """Everything the template shows for one investigation: the shared view, laid out for
+    HTML (element ids, the SVG timeline, safe links)."""
+    return _page_view(build(inv), prefix, repro_href)
+
+
+def _page_view(v: View, prefix: str, repro_href: str | None) -> dict[str, Any]:
+    f = v.finding
     return {
         "id": prefix,
-        "inv": inv,
+        "inv": v.inv,
         "f": f,
-        "family": family_key,
-        "family_label": family_label,
-        "retry": retry_key,
-        "retry_text": retry_text,
-        "confidence": f"{f.confidence:.2f}",
-        "when": verdict_when(inv),
-        "fail_state": fail_state_line(inv),
-        "history": history_line(inv.history) if inv.history else None,
-        "evidence": [_evidence_view(b) for b in evidence_blocks(f.evidence)],
-        "timeline": _timeline_view(inv, prefix),
-        "unsettled": unsettled_rows(inv),
-        "changes": changes_rows(inv),
-        "facts": facts_view(inv),
-        "repro": [{"id": f"{prefix}cmd{n}", "cmd": c} for n, c in enumerate(f.repro, 1)],
+        "family": v.family,
+        "family_label": v.family_label,
+        "label": v.label,
+        "first_step": v.first_step,
+        "remediation": v.remediation,
+        "unread": v.unread,
+        "open_sources": v.open_sources,
+        "changes_folded": v.changes_folded,
+        "runbook": v.runbook,
+        "runbook_href": _runbook_href(v.runbook),
+        "retry": v.retry,
+        "retry_text": v.retry_text,
+        "confidence": v.confidence,
+        "when": v.when,
+        "fail_state": v.fail_state,
+        "history": v.history,
+        "evidence": [_evidence_view(b) for b in v.evidence],
+        "timeline": _timeline_view(v.timeline, prefix, v.inv),
+        "unsettled": {"rules": v.unsettled_rules, "gaps": v.gaps},
+        "changes": v.changes,
+        "facts": v.facts,
+        "repro": [{"id": f"{prefix}cmd{n}", "cmd": c} for n, c in enumerate(v.repro, 1)],
         "repro_href": _relative_href(repro_href),
-        "kit_cmd": None if repro_href else _generate_kit_command(inv),
+        "kit_cmd": None if repro_href else _generate_kit_command(v.inv),
         "references": [{"url": u, "href": _safe_href(u)} for u in f.references],
     }
 

@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 from investigator.models import SCHEMA_VERSION, Investigation
+from investigator.reporter.image_ref import pin_command
+from investigator.reporter.view import runbook_page
 
 
 def _evidence(inv: Investigation) -> list[dict[str, Any]]:
@@ -45,8 +47,9 @@ def to_dict(inv: Investigation) -> dict[str, Any]:
         "evidence": _evidence(inv),
         "alternatives": dumped["alternatives"],
         "could_not_rule_out": dumped["inconclusive"],
-        "repro": f.repro,
+        "repro": [pin_command(c, inv.facts) for c in f.repro],
         "references": f.references,
+        "runbook": runbook_page(f.category, f.rule),
         "target": dumped["target"],
         "failed_state": inv.failed_state,
         "job": dumped["job"],

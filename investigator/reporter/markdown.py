@@ -7,24 +7,10 @@ them, and table cells escape `|` and newlines, so hostile text cannot break the 
 
 from __future__ import annotations
 
-from investigator.fleet.history import history_line
 from investigator.models import Investigation
 from investigator.reporter import timeline
-from investigator.reporter.safe_text import neutralise_model, one_line
-from investigator.reporter.text import (
-    Block,
-    category_family,
-    changes_rows,
-    cited_label,
-    code_spans,
-    evidence_blocks,
-    facts_view,
-    fail_state_line,
-    job_line,
-    retry_advice,
-    unsettled_rows,
-    verdict_when,
-)
+from investigator.reporter.safe_text import one_line
+from investigator.reporter.view import Block, View, build, code_spans
 
 # CommonMark backslash-escapable characters that could start markup inside running text.
 _SPECIAL = set("\\`*_[]<>|#~")
@@ -73,35 +59,56 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _verdict(inv: Investigation) -> list[str]:
-    f = inv.finding
-    _, family = category_family(f.category)
-    _, retry = retry_advice(f)
+def _verdict(v: View) -> list[str]:
+    inv, f = v.inv, v.finding
     out = [
-        f"**Verdict:** {code(f.category)} ({esc(family)}) — **{esc(f.title)}**  ",
-        f"**Confidence:** {f.confidence:.2f} ({f.confidence_label}) · **{esc(retry)}** · "
+        f"**Verdict:** {code(f.category)} ({esc(v.label)}) — **{esc(f.title)}**  ",
+        f"**Confidence:** {v.confidence} ({f.confidence_label}) · **{esc(v.retry_text)}** · "
         f"rule {code(f.rule)}",
         "",
-        f"- **Target:** {inv.target.kind} {code(inv.target.name)}",
     ]
+    if v.first_step:
+        out += [f"**First step:** {prose(v.first_step)}", ""]
+    for u in v.unread:  # what was not read is headline news: the verdict rests on less
+        fix = []
+        if u.permissions:
+            fix.append("grant " + ", ".join(code(p) for p in u.permissions)
+                       + " to the identity running investigate")
+        if u.command:
+            fix.append(f"read it by hand: {code(u.command)}")
+        fixes = f" — **fix:** {'; or '.join(fix)}" if fix else ""
+        out.append(f"> **Not read: {esc(u.label)}** — {esc(u.why)}{fixes}")
+        out.append(">")
+    if v.unread:
+        out[-1] = ""
+    out.append(f"- **Target:** {inv.target.kind} {code(inv.target.name)}")
     if inv.failed_state:
         out.append(f"- **Failed state:** {code(inv.failed_state)}")
-    if fail_state_line(inv):
-        out.append(f"- **Ended in Fail state:** {esc(fail_state_line(inv))}")
-    if job_line(inv):
-        out.append(f"- **Job:** {esc(job_line(inv))}")
-    when = verdict_when(inv)
-    if when["failed_at"]:
-        after = f", after {when['after']} (from {esc(when['since'])})" if when["after"] else ""
-        out.append(f"- **Failed at:** {when['failed_at']}{after}")
-    if inv.history:
-        out.append(f"- **History:** {esc(history_line(inv.history))}")
+    if v.fail_state:
+        out.append(f"- **Ended in Fail state:** {esc(v.fail_state)}")
+    if v.job_line:
+        out.append(f"- **Job:** {esc(v.job_line)}")
+    if v.when.failed_at:
+        after = f", after {v.when.after} (from {esc(v.when.since)})" if v.when.after else ""
+        out.append(f"- **Failed at:** {v.when.failed_at}{after}")
+    if v.history:
+        out.append(f"- **History:** {esc(v.history)}")
+    if v.runbook:
+        out.append(f"- **Runbook:** {_link(v.runbook)}")
     return out
 
 
+def _link(target: str) -> str:
+    """A runbook link for an https base URL; the default repository path as a code span (it
+    is relative to the repository, not to wherever the Markdown is pasted)."""
+    if target.startswith("https://"):
+        safe = target.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+        return f"[{esc(target)}]({safe})"
+    return code(target)
+
+
 def _evidence_block(b: Block) -> list[str]:
-    cited = cited_label(b)
-    loc = code(b.where) + (f" {cited}" if cited else "")
+    loc = code(b.where) + (f" {b.cited}" if b.cited else "")
     stamp = f" · {timeline.fmt_time(b.time)}" if b.time else ""
     body = [f"{'>' if line.cited else ' '} {_num(line.num)} | {line.text}" for line in b.lines]
     return [f"{loc}{stamp}:", "", fence("\n".join(body), "text"), ""]
@@ -111,54 +118,60 @@ def _num(n: int | None) -> str:
     return f"{n:>5}" if n is not None else " " * 5
 
 
-def _unsettled(inv: Investigation) -> list[str]:
-    rows = unsettled_rows(inv)
-    out = []
-    for r in rows["rules"]:
-        perms = ", ".join(code(p) for p in r["permissions"])
-        settle = f"; would be settled by {perms}" if perms else ""
-        out.append(f"- **{esc(r['title'])}** ({code(r['category'])}, rule {code(r['rule'])}): "
-                   f"could not read {esc(r['sources'])}{settle}")
-    for g in rows["gaps"]:
-        perms = ", ".join(code(p) for p in g["permissions"])
-        settle = f"; permission that would settle it: {perms}" if perms else ""
-        out.append(f"- Gap in {code(g['source'])}: {code(g['code'])} {esc(g['message'])}{settle}")
+def _unsettled(v: View) -> list[str]:
+    """One row per unread source: rules left open, the plausible few; the full list folded."""
+    rows = []
+    for o in v.open_sources:
+        few = "; ".join(f"{esc(r.title)} ({code(r.rule)})" for r in o.plausible) or "—"
+        rows.append([esc(o.label), str(o.count), few])
+    out = _table(["Not read", "Rules left open", "Most plausible given the facts"], rows)
+    rest = [(o, r) for o in v.open_sources for r in o.rest]
+    if rest:
+        out += ["", "<details><summary>All rules left open</summary>", "",
+                *(f"- {esc(r.title)} ({code(r.rule)}, {esc(o.label)})" for o, r in rest),
+                "", "</details>"]
     return out
 
 
-def _sections(inv: Investigation, h: str) -> list[str]:
-    f = inv.finding
-    out = [f"{h} Root cause", "", prose(f.explanation), ""]
-    if inv.job and inv.job.failure_reason:
-        out += ["Failure reason:", "", fence(inv.job.failure_reason, "text"), ""]
-    if f.evidence:
+def _sections(v: View, h: str) -> list[str]:
+    """Ordered for action: evidence, what changed, why, the fix, then the rest."""
+    inv, f = v.inv, v.finding
+    out: list[str] = []
+    if v.evidence:
         out += [f"{h} Evidence", ""]
-        for block in evidence_blocks(f.evidence):
+        for block in v.evidence:
             out += _evidence_block(block)
+    if v.changes or v.changes_folded:
+        since = f" ({code(inv.last_good)})" if inv.last_good else ""
+        rows = [[code(r.field), code(r.before), code(r.after)] for r in v.changes]
+        out += [f"{h} What changed since the last good run{since}", "",
+                *_table(["Field", "Last good run", "This run"], rows), ""]
+        if v.changes_folded:
+            folded = [[code(r.field), code(r.before), code(r.after)] for r in v.changes_folded]
+            out += ["<details><summary>"
+                    f"{len(v.changes_folded)} more differ only by the run's own name or date"
+                    "</summary>", "", *_table(["Field", "Last good run", "This run"], folded),
+                    "", "</details>", ""]
+    out += [f"{h} Root cause", "", prose(f.explanation), ""]
     out += [f"{h} Remediation", ""]
-    out += [f"{n}. {prose(s)}" for n, s in enumerate(f.remediation, 1)] + [""]
-    if f.repro:
-        out += [f"{h} Reproduce", "", fence("\n".join(f.repro), "sh"), ""]
-    if inv.alternatives:
+    out += [f"{n}. {prose(s)}" for n, s in enumerate(v.remediation, 1)] + [""]
+    if v.repro:
+        out += [f"{h} Reproduce", "", fence("\n".join(v.repro), "sh"), ""]
+    if v.alternatives:
         rows = [
             [code(a.category), code(a.rule), esc(a.title), f"{a.confidence:.2f}", esc(a.why_lower)]
-            for a in inv.alternatives
+            for a in v.alternatives
         ]
         out += [f"{h} Alternatives considered", "",
                 *_table(["Category", "Rule", "Title", "Confidence", "Why lower"], rows), ""]
-    if inv.inconclusive or inv.gaps:
-        out += [f"{h} Could not rule out", "", *_unsettled(inv), ""]
-    if inv.changes:
-        since = f" ({code(inv.last_good)})" if inv.last_good else ""
-        rows = [[code(r["field"]), code(r["before"]), code(r["after"])] for r in changes_rows(inv)]
-        out += [f"{h} What changed since the last good run{since}", "",
-                *_table(["Field", "Before", "After"], rows), ""]
-    return out + _tail(inv, h)
+    if v.open_sources:
+        out += [f"{h} Could not rule out", "", *_unsettled(v), ""]
+    return out + _tail(v, h)
 
 
-def _tail(inv: Investigation, h: str) -> list[str]:
+def _tail(v: View, h: str) -> list[str]:
     out: list[str] = []
-    items = timeline.build(inv).items
+    items = v.timeline.items
     if items:
         rows = [
             [
@@ -170,18 +183,35 @@ def _tail(inv: Investigation, h: str) -> list[str]:
             for i in items
         ]
         out += [f"{h} Timeline", "", *_table(["Time", "Lane", "Event", "Duration"], rows), ""]
-    facts = facts_view(inv)
-    rows = [[esc(k), code(v)] for k, v in facts["primary"]]
-    rows += [[f"hyperparameter {code(k)}", code(v)] for k, v in facts["hyperparameters"]]
-    rows += [[code(k), code(v)] for k, v in facts["other"]]
+    return out + _raw(v, h)
+
+
+def _raw(v: View, h: str) -> list[str]:
+    """Raw sources last, folded: what SageMaker and Step Functions said, and every fact."""
+    inv = v.inv
+    body: list[str] = []
+    if inv.job and inv.job.failure_reason:
+        body += ["SageMaker failure reason:", "", fence(inv.job.failure_reason, "text"), ""]
+    sfn = [str(x) for x in (inv.facts.get("sfn.error"), inv.facts.get("sfn.cause")) if x]
+    if sfn:
+        body += ["Step Functions error:", "", fence(": ".join(sfn), "text"), ""]
+    rows = [[esc(k), code(val)] for k, val in v.facts.primary]
+    rows += [[f"hyperparameter {code(k)}", code(val)] for k, val in v.facts.hyperparameters]
+    rows += [[code(k), code(val)] for k, val in v.facts.other]
     if rows:
-        out += [f"{h} Facts", "", *_table(["Fact", "Value"], rows), ""]
-    return out
+        body += [*_table(["Fact", "Value"], rows), ""]
+    if not body:
+        return []
+    return [f"{h} Raw sources", "", "<details><summary>SageMaker, Step Functions and collected "
+            "facts</summary>", "", *body, "</details>", ""]
 
 
 def render_markdown(inv: Investigation, *, level: int = 2) -> str:
     """One investigation; its title is a heading of `level`, its sections one below."""
-    inv = neutralise_model(inv)
-    title = f"{'#' * level} {esc(inv.source)}: {esc(inv.finding.title)}"
-    out = [title, "", *_verdict(inv), "", *_sections(inv, "#" * (level + 1))]
+    return layout(build(inv), level=level)
+
+
+def layout(v: View, *, level: int = 2) -> str:
+    title = f"{'#' * level} {esc(v.inv.source)}: {esc(v.finding.title)}"
+    out = [title, "", *_verdict(v), "", *_sections(v, "#" * (level + 1))]
     return "\n".join(out).rstrip("\n") + "\n"

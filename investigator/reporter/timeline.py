@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from markupsafe import Markup, escape
 
 from investigator.models import Investigation
+from investigator.taxonomy import JOB_FAILED_STATUSES
 
 _LANES = {
     "sfn": "Step Functions",
@@ -31,7 +32,6 @@ _LANE_CLASS = {"Step Functions": "sfn", "SageMaker job": "sm", "Logs": "log", "E
 # untrusted and short, and a plain `in` needs no regex engine).
 _FAIL_WORDS = ("fail", "timedout", "timed_out", "timed out", "abort", "maxruntimeexceeded",
                "maxwaittimeexceeded", "interrupted")
-_JOB_FAILED = {"Failed", "Stopped"}
 
 MAX_ROWS = 30
 
@@ -116,7 +116,7 @@ def _job_items(inv: Investigation, have: list[Item]) -> list[Item]:
     start, end = utc(job.started or job.created), utc(job.ended)
     if start is None:
         return []
-    failed = job.status in _JOB_FAILED
+    failed = job.status in JOB_FAILED_STATUSES
     label = f"{job.name or 'job'} ({job.status or 'status unknown'})"
     return [Item("SageMaker job", label, start, end if end and end > start else None, failed)]
 
@@ -134,7 +134,7 @@ def _failed_at(inv: Investigation, items: list[Item]) -> datetime | None:
     if inv.finding.category == "none":
         return None
     job = inv.job
-    if job is not None and job.status in _JOB_FAILED and job.ended is not None:
+    if job is not None and job.status in JOB_FAILED_STATUSES and job.ended is not None:
         return utc(job.ended)
     points = [i.end or i.start for i in items if i.failed]
     if points:

@@ -367,3 +367,79 @@ def hostile_inv() -> Investigation:
 @pytest.fixture
 def all_invs() -> list[Investigation]:
     return [make_sfn_inv(), make_log_inv(), make_none_inv(), make_hostile_inv()]
+
+
+# A CPU job whose logs could not be read: the verdict is a weak lead, many rules stay open.
+BLIND_JOB = "bert-cpu-eval-2024-06-03-09-12-00-123"
+GOOD_JOB = "bert-cpu-eval-2024-06-02-09-10-41-007"
+OPEN_RULES = [  # (category, rule, title) left open by the unread logs, in engine order
+    ("cuda", "cuda-no-kernel-image", "CUDA binaries have no kernels for this GPU"),
+    ("cuda", "cuda-driver-too-old", "NVIDIA driver too old for the CUDA runtime"),
+    ("cuda", "cuda-oom", "CUDA out of memory"),
+    ("deps", "deps-module-not-found", "Python module is not installed in the image"),
+    ("paths", "paths-file-not-found", "File or directory not found"),
+    ("resources", "resources-oom-killed", "Killed by the out-of-memory killer (exit 137)"),
+    ("code", "code-key-error", "Bug in the training code: KeyError"),
+    ("hyperparameters", "hyperparameters-argparse-invalid", "Hyperparameter has a value the "
+     "script cannot parse"),
+    ("network", "network-dns-failure", "Name resolution failed"),
+]
+
+
+def make_blind_inv() -> Investigation:
+    facts = {
+        "sagemaker.job_name": BLIND_JOB,
+        "sagemaker.job_kind": "training",
+        "sagemaker.status": "Failed",
+        "sagemaker.failure_reason": "AlgorithmError: ExecuteUserScriptError: ExitCode 137",
+        "sagemaker.instance_type": "ml.m5.xlarge",
+        "sagemaker.instance_count": 1,
+        "sagemaker.image": IMAGE,
+        "instance.gpu_count": 0,
+        "instance.accelerator": "none",
+        "instance.cpu_arch": "x86_64",
+    }
+    return Investigation(
+        source=BLIND_JOB,
+        target=Target(kind="job", name=BLIND_JOB, job_kind="training", region="us-east-1"),
+        finding=Finding(
+            category="unknown",
+            rule="unknown-sagemaker-algorithm-error",
+            title="The training script failed (exit code 137) for a reason no rule explains",
+            confidence=0.35,
+            confidence_label="low",
+            retryable=False,
+            explanation="SageMaker reports ExitCode 137 but the logs were not read.",
+            remediation=["Read the job's logs (see Not read above) and investigate again."],
+            evidence=[EvidenceLine(source="sagemaker.failure_reason",
+                                   text=facts["sagemaker.failure_reason"])],
+        ),
+        inconclusive=[
+            Inconclusive(category=c, rule=r, title=t, missing_sources=["logs"],
+                         missing_permissions=["logs:GetLogEvents"])
+            for c, r, t in OPEN_RULES
+        ],
+        job=JobInfo(name=BLIND_JOB, kind="training", status="Failed",
+                    failure_reason=facts["sagemaker.failure_reason"],
+                    instance_type="ml.m5.xlarge", instance_count=1, image=IMAGE,
+                    started=_t(0), ended=_t(600)),
+        facts=facts,
+        timeline=[TimelineEvent(time=_t(0), end=_t(600), source="sagemaker", event="Training"),
+                  TimelineEvent(time=_t(600), source="sagemaker", event="Failed")],
+        gaps=[Gap(source="logs", code="AccessDenied",
+                  message=f"access denied: logs:GetLogEvents on {BLIND_JOB}/algo-1",
+                  missing_permission="logs:GetLogEvents")],
+        changes=[
+            Change(field="input_uris", before=f"s3://data/runs/2024-06-02/{GOOD_JOB}/train",
+                   after=f"s3://data/runs/2024-06-03/{BLIND_JOB}/train"),
+            Change(field="hyperparameters.run_name", before=GOOD_JOB, after=BLIND_JOB),
+            Change(field="hyperparameters.batch_size", before="32", after="64"),
+            Change(field="instance_type", before="ml.g5.xlarge", after="ml.m5.xlarge"),
+        ],
+        last_good=GOOD_JOB,
+    )
+
+
+@pytest.fixture
+def blind_inv() -> Investigation:
+    return make_blind_inv()

@@ -17,7 +17,9 @@ import pytest
 
 from investigator.reporter import render, render_many
 from tests.reporter.conftest import (
+    OPEN_RULES,
     REPRO_CMDS,
+    make_blind_inv,
     make_hostile_inv,
     make_log_inv,
     make_none_inv,
@@ -47,6 +49,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     pages = {
         "sfn": render(make_sfn_inv(), "html"),
         "hostile": render(make_hostile_inv(), "html"),
+        "blind": render(make_blind_inv(), "html"),
         "many": render_many([make_sfn_inv(), make_log_inv(), make_none_inv(), make_hostile_inv()],
                             "html"),
     }
@@ -104,14 +107,14 @@ def watched(browser) -> Iterator[callable]:
         w.ctx.close()
 
 
-@pytest.mark.parametrize("name", ["sfn", "hostile", "many"])
+@pytest.mark.parametrize("name", ["sfn", "hostile", "many", "blind"])
 @pytest.mark.parametrize("width", WIDTHS)
 def test_renders_without_errors_or_page_overflow(watched, reports, tmp_path, name, width):
     w = watched(width).open(reports[name])
     page = w.page
     shot = tmp_path / f"{name}-{width}.png"
     # Full-page shots of a 12 000 px page take seconds; the single report is the one to review.
-    page.screenshot(path=str(shot), full_page=name == "sfn")
+    page.screenshot(path=str(shot), full_page=name in ("sfn", "blind"))
     assert shot.stat().st_size > 10_000
     assert w.errors == [], w.errors  # includes CSP violations of our own inline assets
     assert w.dialogs == []
@@ -177,3 +180,58 @@ def test_print_hides_buttons_and_backgrounds(watched, reports):
     bg = page.locator(".chip").first.evaluate("e => getComputedStyle(e).backgroundColor")
     assert bg in ("rgba(0, 0, 0, 0)", "transparent")
     assert page.locator("table").first.is_visible()
+
+
+# ------------------------------------------------------------ the report for 3 a.m. (issue 13)
+
+
+def _top(page, selector: str) -> float:
+    return page.locator(selector).first.evaluate("e => e.getBoundingClientRect().top")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_what_was_not_read_and_the_first_step_are_on_the_first_screen(watched, reports, width):
+    page = watched(width).open(reports["blind"]).page
+    alert = page.get_by_role("alert")
+    assert alert.is_visible() and "CloudWatch logs" in alert.inner_text()
+    assert "logs:GetLogEvents" in alert.inner_text() and "aws logs tail" in alert.inner_text()
+    assert alert.evaluate("e => e.getBoundingClientRect().bottom") <= 900  # no scrolling
+    assert _top(page, ".first-step") <= 900
+    assert page.locator(".verdict .chip").nth(1).inner_text() == (
+        "Retry: unknown (the cause is not established)")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_could_not_rule_out_shows_the_few_and_folds_the_rest(watched, reports, width):
+    page = watched(width).open(reports["blind"]).page
+    section = page.locator("section", has=page.locator("h2", has_text="Could not rule out"))
+    table = section.locator("table")
+    assert table.locator("tbody tr").count() == 1  # one row per source not read
+    shown = table.inner_text()
+    assert "CloudWatch logs" in shown and str(len(OPEN_RULES)) in shown
+    assert "cuda-no-kernel-image" not in shown  # a CPU instance: GPU rules are not plausible
+    fold = section.locator("details")
+    assert not fold.locator("li").first.is_visible()  # folded away ...
+    fold.locator("summary").click()
+    assert fold.locator("li", has_text="cuda-no-kernel-image").is_visible()  # ... but there
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sections_are_in_the_order_of_action_and_raw_sources_fold(watched, reports, width):
+    page = watched(width).open(reports["sfn"]).page
+    order = ["Evidence", "What changed since the last good run", "Root cause", "Remediation",
+             "Timeline", "Raw sources"]
+    tops = [_top(page, f"article h2:text-is('{h}')") for h in order]
+    assert tops == sorted(tops), dict(zip(order, tops, strict=True))
+    assert _top(page, ".first-step") < tops[0]
+    raw = page.locator("details.raw")
+    assert not raw.locator("pre").first.is_visible()  # raw SageMaker / Step Functions text
+    raw.locator("summary").click()
+    assert "States.TaskFailed" in raw.locator("pre").nth(1).inner_text()
+
+
+@pytest.mark.parametrize("name", ["sfn", "blind"])
+def test_no_placeholder_is_visible(watched, reports, name):
+    text = watched(390).open(reports[name]).page.locator("main").inner_text()
+    assert "(unknown)" not in text and "{" not in text and "|fallback" not in text

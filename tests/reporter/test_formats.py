@@ -64,15 +64,16 @@ class _Tags(HTMLParser):
 def test_markdown_has_verdict_sections_and_tables(sfn_inv):
     md = render(sfn_inv, "md")
     assert md.startswith("## ")
-    assert "**Verdict:** `cuda` (GPU & dependencies)" in md.replace("\\&", "&")
+    assert "**Verdict:** `cuda` (GPU stack)" in md
     assert "0.90 (high)" in md and "Do not retry unchanged" in md
     for heading in ("### Root cause", "### Evidence", "### Remediation", "### Reproduce",
                     "### Alternatives considered", "### Could not rule out",
-                    "### What changed since the last good run", "### Timeline", "### Facts"):
+                    "### What changed since the last good run", "### Timeline", "### Raw sources"):
         assert heading in md
     html = _md_html(md)
     tags = _Tags(html)
-    assert [t for t, _ in tags.tags].count("table") == 4  # alternatives, changes, timeline, facts
+    # alternatives, changes, could not rule out, timeline, facts
+    assert [t for t, _ in tags.tags].count("table") == 5
     # The evidence block keeps the cited line and its context; the commands are copy-pasteable.
     block = next(b for b in tags.code_blocks if CUSPARSE_ERR in b)
     assert "> " in block and "212 | " + CUSPARSE_ERR in block and "import torch" in block
@@ -115,11 +116,12 @@ def test_markdown_table_cells_escape_pipes(hostile_inv):
 
 def test_text_is_complete(sfn_inv):
     out = render(sfn_inv, "text")
-    for needle in ("cuda (GPU & dependencies)", "confidence 0.90 (high)", "Do not retry unchanged",
+    for needle in ("cuda (GPU stack)", "confidence 0.90 (high)", "Do not retry unchanged",
                    "failed state: Train", "after 12m 32s", f"{STREAM}, line 212", "1. Install torch",
                    "$ " + REPRO_CMDS[0], "deps/deps-undefined-symbol (0.55)",
-                   "Could not rule out", "settled by ecr:BatchGetImage",
-                   "[needs ecr:BatchGetImage]", "What changed since the last good run",
+                   "Could not rule out", "NOT READ: ECR image metadata",
+                   "fix: grant ecr:BatchGetImage", "ECR image metadata not read: 1 rule left open",
+                   "What changed since the last good run",
                    "ml.g4dn.2xlarge → ml.g5.2xlarge", "GPU: 1 × A10G"):
         assert needle in out, needle
     assert "\x1b" not in out  # no colour unless asked

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from investigator.reporter import metrics_plot, timeline
 from investigator.reporter.html import render_html
-from investigator.reporter.text import facts_view
+from investigator.reporter.view import build
 from tests.reporter.conftest import T0
 
 
@@ -52,7 +52,7 @@ def test_one_row_per_host_in_host_order_on_the_timeline_axis(sfn_inv) -> None:
 def test_no_metrics_no_chart_and_the_series_stay_out_of_the_facts_table(sfn_inv) -> None:
     assert 'class="timeline metrics"' not in render_html(sfn_inv)
     inv = _with_metrics(sfn_inv)
-    shown = {k for k, _ in facts_view(inv)["other"]}
+    shown = {k for k, _ in build(inv).facts.other}
     assert "metrics.series" not in shown
 
 

@@ -49,7 +49,8 @@ with open(os.environ["FAKE_LOG"], "a", encoding="utf-8") as fh:
     fh.write(json.dumps([name, *args]) + "\n")
 fail = os.environ.get("FAKE_FAIL")
 if fail and any(a.startswith(fail) for a in args):
-    sys.exit(254)
+    sys.stderr.write(os.environ.get("FAKE_STDERR", ""))
+    sys.exit(int(os.environ.get("FAKE_CODE", "254")))
 if name == "docker" and args[:1] == ["login"]:
     sys.stdin.read()
 if name == "aws" and args[:2] == ["ecr", "get-login-password"]:
@@ -167,10 +168,12 @@ def test_run_recreates_the_sagemaker_contract_and_runs_the_image_by_digest(tmp_p
     kit = make_kit(tmp_path, investigation(sm_facts()), listing=listing, sample=2)
     proc, calls = kit.run()
     assert proc.returncode == 0, proc.stderr
-    calls[6:8] = sorted(calls[6:8])
     ml = str(kit.ml)
     data = f"{ml}/input/data"
     assert calls == [
+        # credentials checked once, before the first call that needs them
+        ["aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text",
+         "--region=us-east-1"],
         ["aws", "s3api", "list-objects-v2", "--bucket=data-bkt", "--prefix=sets/train/",
          "--max-items=2", "--query=Contents[].[Key]", "--output=text", "--region=us-east-1"],
         ["aws", "s3", "cp", "s3://data-bkt/sets/train/part-0.csv", f"{data}/train/part-0.csv",
@@ -183,14 +186,13 @@ def test_run_recreates_the_sagemaker_contract_and_runs_the_image_by_digest(tmp_p
          "--only-show-errors", "--region=us-east-1"],
         ["aws", "s3", "cp", "s3://data-bkt/sets/val/sub/b.csv", f"{data}/val/sub/b.csv",
          "--only-show-errors", "--region=us-east-1"],
-        # the two ends of `aws ecr get-login-password | docker login` (sorted: they run at once)
         ["aws", "ecr", "get-login-password", "--region=us-east-1"],
         ["docker", "login", "--username", "AWS", "--password-stdin", REGISTRY],
         ["docker", "pull", "--platform", "linux/amd64", f"{REGISTRY}/trainer@{DIGEST}"],
-        ["docker", "run", "--rm", "--platform", "linux/amd64", "--gpus", "all",
+        ["docker", "run", "--rm", "--platform", "linux/amd64",
          "-v", f"{ml}:/opt/ml", "--hostname", "algo-1",
          "-e", "TRAINING_JOB_NAME=train-7", "-e", f"TRAINING_JOB_ARN={JOB_ARN}",
-         "-e", "WANDB_MODE", "-e", "HF_HOME",
+         "-e", "WANDB_MODE", "-e", "HF_HOME", "--gpus", "all",
          f"{REGISTRY}/trainer@{DIGEST}", "train"],
     ]
     # The /opt/ml tree SageMaker would mount.
@@ -391,10 +393,13 @@ def test_check_runs_read_only_commands_for_each_piece_of_evidence(tmp_path):
     inv = investigation(sm_facts(), kind="execution", category="permissions")
     kit = make_kit(tmp_path, inv, evidence=evidence)
     proc, calls = kit.run("check", FAKE_FAIL="--execution-arn")
-    assert proc.returncode == 0, proc.stderr
-    assert "could not be re-checked" in proc.stderr  # one failing check does not stop the rest
+    # One failing check does not stop the rest, but `check` says so and exits non-zero.
+    assert proc.returncode == 1, proc.stderr
+    assert "could not be re-checked" in proc.stderr
+    assert "repro.sh: check: 2 of 8 checks failed" in proc.stderr
     t = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
     region = "--region=us-east-1"
+    assert calls.pop(0)[:3] == ["aws", "sts", "get-caller-identity"]
     assert calls == [
         ["aws", "sagemaker", "describe-training-job", "--training-job-name=train-7", region],
         ["aws", "logs", "get-log-events", "--log-group-name=/custom/group",
@@ -618,3 +623,73 @@ def test_repro_local_explains_missing_sdk_missing_data_and_v3_overrides(tmp_path
     kit2 = _local_kit(tmp_path / "o", **{"sagemaker.arguments": ["--x"]})
     proc, calls = _run_local(kit2, tmp_path / "v3", tmp_path)
     assert proc.returncode == 2 and "use ./repro.sh run" in proc.stderr and calls == []
+
+
+# ----------------------------------------------------------------------------- issue 13: 9, 10, 13
+
+GPU_DRIVER_ERROR = ('docker: Error response from daemon: could not select device driver "" '
+                    "with capabilities: [[gpu]].\n")
+
+
+def test_commands_in_the_kit_pin_the_image_by_digest(tmp_path):
+    inv = investigation(sm_facts(), repro=[f"docker run --rm {REGISTRY}/trainer:latest nvidia-smi"])
+    kit = make_kit(tmp_path, inv)
+    script = (kit.kit / "repro.sh").read_text()
+    assert f"{REGISTRY}/trainer:latest" not in script
+    assert f"docker run --rm {REGISTRY}/trainer@{DIGEST} nvidia-smi" in script
+    proc, _ = kit.run("check")
+    assert f"{REGISTRY}/trainer@{DIGEST} nvidia-smi" in proc.stdout
+
+
+def test_a_host_without_a_gpu_runtime_stops_with_one_clear_line(tmp_path):
+    kit = make_kit(tmp_path, investigation(sm_facts(**{"sagemaker.input_channels": [],
+                                                        "sagemaker.input_uris": []})))
+    proc, _ = kit.run("run", FAKE_FAIL="--gpus", FAKE_STDERR=GPU_DRIVER_ERROR, FAKE_CODE="125")
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("repro.sh: run: docker on this host has no GPU runtime")
+    assert "REPRO_GPUS=none ./repro.sh run" in last
+
+
+def test_repro_gpus_none_runs_without_gpus_and_says_paths_differ(tmp_path):
+    kit = make_kit(tmp_path, investigation(sm_facts(**{"sagemaker.input_channels": [],
+                                                        "sagemaker.input_uris": []})))
+    proc, calls = kit.run("run", REPRO_GPUS="none")
+    assert proc.returncode == 0, proc.stderr
+    assert "--gpus" not in run_cmd(calls)
+    assert "GPU code paths will differ" in proc.stderr
+
+
+def test_the_container_exit_code_comes_back_with_the_step_named(tmp_path):
+    kit = make_kit(tmp_path, investigation(sm_facts(**{"sagemaker.input_channels": [],
+                                                        "sagemaker.input_uris": []})))
+    proc, _ = kit.run("run", FAKE_FAIL="train", FAKE_CODE="3")
+    assert proc.returncode == 3
+    assert "repro.sh: run: the container exited with code 3" in proc.stderr
+
+
+def test_no_credentials_is_one_clear_line(tmp_path):
+    kit = make_kit(tmp_path, investigation(sm_facts()))
+    err = "Unable to locate credentials. You can configure credentials by running \"aws configure\".\n"
+    proc, calls = kit.run("run", FAKE_FAIL="get-caller-identity", FAKE_STDERR=err)
+    assert proc.returncode == 2 and len(calls) == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("repro.sh: prepare: no usable AWS credentials")
+    assert "Unable to locate credentials" in lines[0]
+
+
+def test_a_channel_that_cannot_be_read_is_named_with_why(tmp_path):
+    kit = make_kit(tmp_path, investigation(sm_facts()))
+    err = "An error occurred (AccessDenied) when calling the ListObjectsV2 operation: Access Denied\n"
+    proc, _ = kit.run("prepare", FAKE_FAIL="--prefix=sets/val", FAKE_STDERR=err)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == ("repro.sh: prepare: channel val: cannot list s3://data-bkt/sets/val: "
+                    + err.strip())
+
+
+def test_check_passes_only_when_every_check_passed(tmp_path):
+    kit = make_kit(tmp_path, investigation(sm_facts()))
+    assert kit.run("check")[0].returncode == 0
+    assert kit.run("check", FAKE_FAIL="--training-job-name")[0].returncode == 1

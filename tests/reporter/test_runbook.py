@@ -87,24 +87,32 @@ def test_every_playbook_has_a_page_linked_from_both_indexes(tmp_path):
 def test_rule_page_shows_signatures_cited_lines_conditions_and_steps(tmp_path):
     write_runbook([make_rule()], tmp_path)
     page = (tmp_path / "deps" / "deps-demo-missing.md").read_text(encoding="utf-8")
-    assert "# Module {module} missing from the image" in page
+    assert "# Module missing from the image" in page  # no placeholder: readable words
     assert "confidence **medium**" in page and "retryable: **no**" in page
+    # Signature lines are real log lines; the regexes fold away for rule authors.
+    assert page.index("ModuleNotFoundError: No module named 'peft'") < page.index("<details>")
     assert "```text\nNo module named '(?P<module>[\\w.]+)'\n```" in page
     assert "All of these:" in page
     assert "searched in SageMaker FailureReason" in page
     assert "Not when any of these appear" in page and "handled gracefully" in page
     # The lines the engine cites when it runs the rule on its own match example.
     assert "import fails in train.py:" in page
-    assert "line 2: ModuleNotFoundError: No module named 'peft'" in page
+    assert "```text\nModuleNotFoundError: No module named 'peft'\n" in page
     assert "sagemaker.failure_reason: AlgorithmError: exit code 1" in page
     assert "handled:" not in page  # no-match examples are not symptoms
     assert "- `sagemaker.status` is `Failed`" in page
     assert "- `instance.gpu_count` is greater than `0` (or it is not known)" in page
     assert "the job's logs and the SageMaker job description" in page
-    assert "docker run --rm {sagemaker.image|\"$IMAGE\"} python -c 'import {module}'" in page
-    assert "1. Add `{module}` to requirements.txt and rebuild." in page
+    assert "docker run --rm \"$IMAGE\" python -c 'import <module>'" in page
+    assert "1. Add `<module>` to requirements.txt and rebuild." in page
+    # How to confirm: where to look in the console and what to run, as numbered steps.
+    confirm = page.split("## How to confirm")[1].split("## Remediation")[0]
+    assert "1. Open the job's log: SageMaker console" in confirm
+    assert "aws logs tail /aws/sagemaker/TrainingJobs" in confirm
+    assert "grep -n -F 'ModuleNotFoundError: No module named'" in confirm
+    assert "aws sagemaker describe-training-job" in confirm
     assert "2. \\# not a heading" in page
-    assert "The image ({sagemaker.image}) lacks `{module}` \\<b>bold\\</b>." in page
+    assert "The image (image unknown) lacks `<module>` \\<b>bold\\</b>." in page
     assert "- <https://docs.python.org/3/library/exceptions.html>" in page
 
 
