@@ -34,8 +34,12 @@ from investigator.models import Gap
 
 USER_AGENT_EXTRA = f"investigator/{__version__}"
 
-# Adaptive retries handle throttling client-side; 4 attempts in all (the first + 3 retries)
-# and short timeouts keep the worst case for one call bounded (seconds, not minutes).
+# Retries (botocore "Retries" guide, boto3 docs guide/retries.html): adaptive mode is standard
+# mode (exponential backoff with jitter, base 1 s, capped at 20 s, on throttling and transient
+# errors) plus a client-side token bucket that slows the client down after a throttle.
+# MAX_ATTEMPTS counts the first call: 4 attempts = 1 + 3 retries, so one throttled read
+# costs at most a few seconds before it becomes a gap or, for the target, an AwsError
+# (the Lambda then retries the event, and its final attempt reports what it could read).
 MAX_ATTEMPTS = 4
 CONFIG = Config(
     retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
@@ -43,6 +47,15 @@ CONFIG = Config(
     read_timeout=15,
     user_agent_extra=USER_AGENT_EXTRA,
     max_pool_connections=10,
+)
+# The automation's own writes (claims, reports, pages, checkpoint): losing one costs a whole
+# investigation, so they get more patience: 6 attempts (S3 503 SlowDown, SNS Throttling).
+AUTOMATION_MAX_ATTEMPTS = 6
+AUTOMATION_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": AUTOMATION_MAX_ATTEMPTS},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra=f"{USER_AGENT_EXTRA} investigator-lambda",
 )
 
 # Seconds kept in reserve before a deadline: no new page or collector starts inside it.

@@ -47,6 +47,12 @@ class FakeContext:
         return max(0, int(self.remaining_ms - (time.monotonic() - self.started) * 1000))
 
 
+def job_of(target: Target) -> str:
+    """The job the fake finds: the job itself, or run-X's training job train-X."""
+    name = target.name.rsplit(":", 1)[-1]
+    return name if target.kind == "job" else "train-" + name.removeprefix("run-")
+
+
 @dataclass
 class FakeInvestigate:
     """Stands in for investigator.pipeline.investigate_target; records every call.
@@ -71,11 +77,12 @@ class FakeInvestigate:
                 for s in ("sfn", "sagemaker", "logs", "ecr")
             ])
         else:
+            job = job_of(target)
             evidence = Evidence(
                 target=target,
-                facts={"sagemaker.job_name": "train-20240501-0930", "sagemaker.status": "Failed",
-                       "sagemaker.job_kind": "training"},
-                logs=[LogStream(name="train-20240501-0930/algo-1-1714556020",
+                facts={"sagemaker.job_name": job, "sagemaker.status": "Failed",
+                       "sagemaker.job_kind": target.job_kind or "training"},
+                logs=[LogStream(name=f"{job}/algo-1-1714556020",
                                 events=[LogEvent(message="Traceback (most recent call last):"),
                                         LogEvent(message=self.log_line)])],
                 api_calls=7,
@@ -119,7 +126,8 @@ class Aws:
         return {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys}
 
     def reports(self) -> dict[str, bytes]:
-        return {k: v for k, v in self.objects().items() if "/_claims/" not in k}
+        return {k: v for k, v in self.objects().items()
+                if "/_claims/" not in k and "/_incidents/" not in k}
 
     def notifications(self) -> list[dict[str, Any]]:
         """Messages that reached the SQS queue subscribed to the topic."""
