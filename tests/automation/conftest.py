@@ -78,10 +78,13 @@ class FakeInvestigate:
             ])
         else:
             job = job_of(target)
+            facts = {"sagemaker.job_name": job, "sagemaker.status": "Failed",
+                     "sagemaker.job_kind": target.job_kind or "training"}
+            if target.kind == "execution":
+                facts.update({"sfn.failed_state": "Train", "sfn.status": "FAILED"})
             evidence = Evidence(
                 target=target,
-                facts={"sagemaker.job_name": job, "sagemaker.status": "Failed",
-                       "sagemaker.job_kind": target.job_kind or "training"},
+                facts=facts,
                 logs=[LogStream(name=f"{job}/algo-1-1714556020",
                                 events=[LogEvent(message="Traceback (most recent call last):"),
                                         LogEvent(message=self.log_line)])],
