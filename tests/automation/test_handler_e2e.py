@@ -184,3 +184,27 @@ def test_sweep_reports_exactly_the_unreported_failures_and_moves_the_checkpoint(
     again = _handle(demo, load_event("scheduled") | {"region": demo.region})
     assert all(set(m["outcomes"]) <= {"duplicate"} for m in again["state_machines"])
     assert demo.notifications() == []
+
+
+def test_a_stale_running_describe_does_not_hide_the_failed_event(demo):
+    """Issue 11 item 4. DescribeExecution is eventually consistent (botocore's stepfunctions
+    service-2.json: "may not reflect very recent updates"); moto is always consistent, so
+    the seeded execution is put back to RUNNING as AWS may still describe it right after
+    its FAILED event. The history (ExecutionFailed) and the event are what is true."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    sc = S.BY_NAME["crlf-entrypoint"]
+    S.seed([sc])
+    event = execution_event(demo, "sfn_execution_failed", sc.target)
+    backend = stepfunctions_backends[S.ACCOUNT][S.REGION]
+    [execution] = [e for m in backend.state_machines for e in m.executions
+                   if e.execution_arn == sc.target]
+    execution.status = "RUNNING"
+
+    result = _handle(demo, event)
+    assert result["status"] == "reported"
+    report = _report(demo, result)
+    assert report["facts"]["sfn.status"] == "FAILED"
+    assert report["category"] == sc.expected
+    [note] = demo.notifications()
+    assert note["Subject"].startswith(f"[{sc.expected}] ")
