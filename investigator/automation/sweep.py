@@ -264,11 +264,7 @@ def _report_all(
     return result
 
 
-_JOB_API = {
-    # kind: (operation, summaries key)
-    "training": ("list_training_jobs", "TrainingJobSummaries"),
-    "processing": ("list_processing_jobs", "ProcessingJobSummaries"),
-}
+_JOB_API = {"training": "TrainingJobSummaries", "processing": "ProcessingJobSummaries"}
 
 
 def _job_statuses(kind: str) -> tuple[str, ...]:
@@ -280,7 +276,7 @@ def list_failed_jobs(
     sm: Any, kind: str, since: datetime, until: datetime, cfg: SweepConfig
 ) -> tuple[list[dict[str, Any]], bool]:
     """Failed jobs of `kind` last modified in (since, until]; False when the bound cut it."""
-    operation, key = _JOB_API[kind]
+    key = _JOB_API[kind]
     found: list[dict[str, Any]] = []
     complete = True
     for status in _job_statuses(kind):
@@ -292,7 +288,8 @@ def list_failed_jobs(
                 "SortBy": "CreationTime", "SortOrder": "Ascending"}
             if token:
                 kwargs["NextToken"] = token
-            resp = getattr(sm, operation)(**kwargs)
+            resp = (sm.list_training_jobs(**kwargs) if kind == "training"
+                    else sm.list_processing_jobs(**kwargs))
             found.extend(resp.get(key, []))
             token = resp.get("NextToken")
             if not token:

@@ -217,3 +217,34 @@ def seed_execution(
     if status == "FAILED":
         execution.error, execution.cause = "States.TaskFailed", "task failed"
     return arn
+
+
+def seed_job(aws: Aws, name: str, *, kind: str = "training", status: str = "Failed",
+             modified: datetime, secondary: str | None = None) -> None:
+    """A finished SageMaker job. moto gap: jobs never leave InProgress through the API, so
+    the backend object is set as AWS would leave it (naive UTC times, as moto keeps them)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    sm = aws.session.client("sagemaker")
+    role = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainer:latest"
+    cluster = {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    if kind == "training":
+        sm.create_training_job(
+            TrainingJobName=name, RoleArn=role,
+            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://out/"}, ResourceConfig=cluster,
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+        job = sagemaker_backends[ACCOUNT][REGION].training_jobs[name]
+        job.training_job_status = status
+        job.secondary_status = secondary or status
+    else:
+        sm.create_processing_job(
+            ProcessingJobName=name, RoleArn=role, AppSpecification={"ImageUri": image},
+            ProcessingResources={"ClusterConfig": cluster},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+        job = sagemaker_backends[ACCOUNT][REGION].processing_jobs[name]
+        job.processing_job_status = status
+    naive = modified.astimezone(UTC).replace(tzinfo=None)
+    job.creation_time = naive
+    job.last_modified_time = naive

@@ -73,10 +73,12 @@ def test_read_permissions_are_exactly_what_the_collectors_call(template):
 
 def test_automation_permissions_cover_its_own_calls(template):
     paths = [Path(m.__file__) for m in (store, sweep, notify)]
-    called = _called(paths, {"s3": "s3", "ssm": "ssm", "sns": "sns", "stepfunctions": "states"})
+    called = _called(paths, {"s3": "s3", "ssm": "ssm", "sns": "sns", "stepfunctions": "states",
+                             "sagemaker": "sagemaker"})
     granted = {a for st in _statements(template) for a in _actions(st)}
     assert called == {"s3:PutObject", "s3:GetObject", "ssm:GetParameter", "ssm:PutParameter",
-                      "sns:Publish", "states:ListExecutions"}
+                      "sns:Publish", "states:ListExecutions", "sagemaker:ListTrainingJobs",
+                      "sagemaker:ListProcessingJobs"}
     assert called <= granted
 
 
@@ -113,3 +115,29 @@ def test_the_bucket_is_private_encrypted_tls_only_and_expires_reports(template):
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     rules = bucket["LifecycleConfiguration"]["Rules"]
     assert any(r.get("Prefix") == "reports/" and "ExpirationInDays" in r for r in rules)
+
+
+def _rules(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    events = template["Resources"]["InvestigatorFunction"]["Properties"]["Events"]
+    return {name: e["Properties"]["Pattern"] for name, e in events.items()
+            if e["Type"] == "EventBridgeRule"}
+
+
+def test_every_event_the_handler_parses_is_routed_to_it(template):
+    """Each detail-type parse_event turns into a Failure has a rule with its failed status."""
+    from investigator.automation import events
+
+    rules = {(p["source"][0], p["detail-type"][0]): p for p in _rules(template).values()}
+    assert set(rules) == {("aws.states", events.SFN_DETAIL_TYPE),
+                          ("aws.sagemaker", events.SAGEMAKER_TRAINING_DETAIL_TYPE),
+                          ("aws.sagemaker", events.SAGEMAKER_PROCESSING_DETAIL_TYPE)}
+    processing = rules[("aws.sagemaker", events.SAGEMAKER_PROCESSING_DETAIL_TYPE)]
+    assert processing["detail"] == {"ProcessingJobStatus": ["Failed"]}
+    [prefix] = processing["resources"]
+    assert ":processing-job/${ProcessingJobNamePrefix}" in prefix["prefix"]["Fn::Sub"]
+
+
+def test_the_function_knows_the_processing_prefix_and_the_deferral(template):
+    env = template["Resources"]["InvestigatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["PROCESSING_JOB_PREFIX"] == {"Ref": "ProcessingJobNamePrefix"}
+    assert float(env["JOB_PAGE_DEFER_SECONDS"]) > 0
