@@ -13,9 +13,11 @@ A benchmark, not a test (`make bench-storm`). Everything runs in this process on
   runs before moto's): every call costs --latency-ms, and a token bucket per operation answers
   like AWS when it is empty: HTTP 400 `ThrottlingException` (JSON services), S3 `503 SlowDown`,
   SNS `400 Throttling`. Rates are in QUOTAS below; --sagemaker-rate scales SageMaker's.
-* Delivers the events as EventBridge would during the storm: each job's event when it fails,
-  each execution's event 2 s later; --duplicates of all events twice, --lost-sfn of the Step
-  Functions events never (they are best effort).
+* Delivers the events as EventBridge would during the storm: each execution's event 2 s
+  after its job failed, each job's event after the job-event queue's delay (--defer-s, the
+  template's JobPageDeferSeconds; the SQS retry/redrive is modelled like Lambda's
+  asynchronous retries); --duplicates of all events twice, --lost-sfn of the Step Functions
+  events never (they are best effort).
 * Runs the real handler (real collectors, classifier, store, SNS) with at most --concurrency
   invocations at once, each "sandbox" with its own boto3 session. A raised invocation is
   retried twice (after --retry-delay-s, then twice that: Lambda's 1 and 2 minutes, scaled),
@@ -34,7 +36,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -117,7 +119,7 @@ class Throttle:
         return ok
 
     def before_send(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
-        _, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
+        _, service, operation = [*event_name.split(".", 2), "", ""][:3]
         if service == "sqs":
             return None
         time.sleep(self.latency_s)
@@ -156,8 +158,7 @@ def seed_storm(n_jobs: int, n_pipelines: int, start: datetime, storm_s: float,
                region: str) -> Storm:
     from investigator.demo import incident_logs as L
     from investigator.demo import scenarios as S
-    from investigator.demo.seed import History, Job, World, put_job, put_job_logs, \
-        put_state_machine
+    from investigator.demo.seed import History, Job, World, put_job, put_job_logs, put_state_machine
 
     world = World(region=region)
     uri = S.image(world, "trainer", "2025.12.07", start - timedelta(hours=2),
@@ -363,18 +364,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "REPORT_BUCKET": BUCKET, "TOPIC_ARN": topic, "CHECKPOINT_PARAMETER": PARAMETER,
             "STATE_MACHINE_ARNS": storm.state_machine_arn, "AWS_REGION": REGION,
             "SWEEP_INITIAL_LOOKBACK_HOURS": "1", "SWEEP_MIN_SECONDS_PER_ITEM": "1",
-            "SWEEP_MAX_ITEMS": "50", "JOB_PAGE_DEFER_SECONDS": str(args.defer_s),
+            "SWEEP_MAX_ITEMS": "50",
         })
         # The sweep runs right after the storm here; in AWS it runs every 30 minutes.
         settings = replace(settings, sweep=replace(settings.sweep, settle_s=2))
         throttle = Throttle(args.latency_ms / 1000, args.sagemaker_rate)
         lam = Lambda(args.concurrency, settings, throttle, REGION, args.retry_delay_s, loader)
 
-        # EventBridge: each job's event when it fails, its execution's 2 s later.
+        # EventBridge: each execution's event 2 s after its job failed; each job's event
+        # after the delay queue's --defer-s.
         deliveries: list[tuple[datetime, dict[str, Any], str]] = []
         lost = 0
+        defer = timedelta(seconds=args.defer_s)
         for job in storm.jobs:
-            deliveries.append((job.ended, _training_event(job, REGION, ACCOUNT), "job"))
+            deliveries.append((job.ended + defer, _training_event(job, REGION, ACCOUNT), "job"))
             arn = storm.executions.get(job.name)
             if arn:
                 if rng.random() < args.lost_sfn:
@@ -511,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="SageMaker quota factor (0.1: an account whose rate others share)")
     p.add_argument("--duplicates", type=float, default=0.10)
     p.add_argument("--lost-sfn", type=float, default=0.20)
-    p.add_argument("--defer-s", type=float, default=30.0, help="JOB_PAGE_DEFER_SECONDS")
+    p.add_argument("--defer-s", type=float, default=30.0,
+                   help="the job-event queue's delay (JobPageDeferSeconds)")
     p.add_argument("--retry-delay-s", type=float, default=5.0,
                    help="Lambda's async retry delay (60 s in AWS), doubled for the second")
     p.add_argument("--seed", type=int, default=7)

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -75,10 +75,6 @@ class Settings:
     region: str | None = None
     reserve_s: float = 10.0  # kept back from the Lambda deadline to render, store, notify
     lease_s: float = 960.0  # a claim older than this is presumed dead (> max Lambda timeout)
-    # A job's event waits until this long after the job failed for a pipeline's execution to
-    # claim the incident (so the page names the pipeline), when pipelines are watched.
-    job_defer_s: float = 30.0
-    defer_poll_s: float = 3.0
     sweep: SweepConfig | None = None
 
     @classmethod
@@ -114,7 +110,6 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             reserve_s=_number(env, "REPORT_RESERVE_SECONDS", 10),
             lease_s=_number(env, "CLAIM_LEASE_SECONDS", 960),
-            job_defer_s=_number(env, "JOB_PAGE_DEFER_SECONDS", 30),
             sweep=sweep,
         )
 
@@ -302,7 +297,6 @@ class Reporter:
     owner: str = "local"
     deadline: float | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    sleep: Callable[[float], None] = field(default=time.sleep)
 
     @property
     def store(self) -> ReportStore:
@@ -344,7 +338,6 @@ class Reporter:
             region=self.settings.region, final=claim.final, earlier_errors=claim.errors)
         incident = incident_of(failure, inv)
         own = store.location(failure.report_name, failure.failed_at)
-        self._defer_for_pipeline(store, failure, incident)
         pipeline = failure.target.name if failure.target.kind == "execution" else None
         gate = store.open_incident(incident, by=failure.key, owner=self.owner,
                                    report=own.as_dict(), pipeline=pipeline)
@@ -392,24 +385,6 @@ class Reporter:
                inv: Investigation) -> None:
         html, json_text, bundle = _render(evidence, inv)
         store.write_report(loc, html=html, json_text=json_text, bundle=bundle)
-
-    def _defer_for_pipeline(self, store: ReportStore, failure: Failure, incident: str) -> None:
-        """A job's event waits briefly for a pipeline's execution to claim the incident.
-
-        Only when pipelines are watched, and only until `job_defer_s` after the job failed:
-        a backlog (or the sweep) never waits. The execution path pages with the pipeline's
-        context; this path then links to it.
-        """
-        if failure.target.kind != "job" or not self.settings.state_machine_arns:
-            return
-        until = failure.failed_at + timedelta(seconds=self.settings.job_defer_s)
-        while True:
-            left = (until - self.clock()).total_seconds()
-            if self.deadline is not None:
-                left = min(left, self.deadline - time.monotonic())
-            if left <= 0 or store.read_incident(incident) is not None:
-                return
-            self.sleep(min(self.settings.defer_poll_s, left))
 
     def _notify(self, inv: Investigation, loc: ReportLocation, failure: Failure) -> str | None:
         if not self.settings.topic_arn or self.services.sns is None:

@@ -235,3 +235,24 @@ def test_the_events_terminal_status_wins_over_a_stale_describe(aws, fixture, sta
     report = json.loads(aws.reports()[key])
     assert report["facts"]["sfn.status"] == status
     assert report["facts"]["sfn.status_described"] == "RUNNING"
+
+
+def _sqs(*bodies):
+    return {"Records": [{"messageId": f"m-{i}", "eventSource": "aws:sqs",
+                         "body": b if isinstance(b, str) else json.dumps(b)}
+                        for i, b in enumerate(bodies)]}
+
+
+def test_job_events_arrive_as_sqs_records_from_the_delay_queue(aws):
+    result = _handle(aws, _sqs(load_event("sagemaker_training_failed"),
+                               load_event("sagemaker_processing_failed"), "not json"))
+    assert result["batchItemFailures"] == []
+    assert [r["status"] for r in result["results"]] == ["reported", "reported", "ignored"]
+    assert len(aws.notifications()) == 2
+
+
+def test_a_record_that_fails_is_handed_back_to_sqs_for_a_retry(aws):
+    fake = FakeInvestigate(raise_exc=RuntimeError("throttled"))
+    result = _handle(aws, _sqs(load_event("sagemaker_training_failed")), investigate=fake)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}], "results": []}
+    assert aws.reports() == {}

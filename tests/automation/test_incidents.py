@@ -10,14 +10,10 @@ deterministically: one path runs *inside* another's investigation or deferral.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from investigator import lambda_handler
-from investigator.automation.events import parse_event
-from investigator.automation.runner import Reporter
 from investigator.automation.store import ReportStore
 from investigator.errors import AwsError
 
@@ -112,58 +108,6 @@ def test_duplicates_and_the_sweep_after_an_incident_never_page_again(aws):
     assert len(aws.notifications()) == 1
     result = _handle(aws, load_event("scheduled"))  # the execution is not in moto: lists none
     assert result["status"] == "swept" and aws.notifications() == []
-
-
-def test_a_fresh_job_event_waits_for_its_pipeline_so_the_page_names_it(aws):
-    """The job's event usually comes first; it defers (a bounded wait) and the execution,
-    arriving meanwhile, pages with the pipeline context."""
-    now = datetime.now(UTC)
-    event = _job_event()
-    event["detail"]["TrainingEndTime"] = str(int(now.timestamp() * 1000))
-    failure = parse_event(event)
-    slept: list[float] = []
-    clock = {"now": now}
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock["now"] += timedelta(seconds=seconds)
-        if len(slept) == 2:  # the execution's event arrives during the wait
-            assert _handle(aws, _exec_event())["status"] == "reported"
-
-    reporter = Reporter(replace(aws.settings, job_defer_s=30, defer_poll_s=3), aws.services,
-                        FakeInvestigate(), owner="req-job", clock=lambda: clock["now"],
-                        sleep=sleep)
-    outcome = reporter.report(failure)
-    assert outcome.status == "linked" and slept == [3, 3]
-    _one_pipeline_page(aws)
-
-
-def test_a_standalone_job_waits_at_most_the_deferral_then_pages(aws):
-    now = datetime.now(UTC)
-    event = _job_event()
-    event["detail"]["TrainingEndTime"] = str(int((now - timedelta(seconds=20)).timestamp() * 1000))
-    slept: list[float] = []
-    clock = {"now": now}
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock["now"] += timedelta(seconds=seconds)
-
-    reporter = Reporter(replace(aws.settings, job_defer_s=30, defer_poll_s=4), aws.services,
-                        FakeInvestigate(), owner="req-job", clock=lambda: clock["now"],
-                        sleep=sleep)
-    assert reporter.report(parse_event(event)).status == "reported"
-    assert sum(slept) == pytest.approx(10, abs=0.5)  # 30 s after the failure, not 30 s more
-    [note] = aws.notifications()
-    assert "Target: job " in note["Message"]
-
-
-def test_a_job_event_does_not_wait_when_no_pipeline_is_watched(aws):
-    event = _job_event()
-    event["detail"]["TrainingEndTime"] = str(int(datetime.now(UTC).timestamp() * 1000))
-    reporter = Reporter(replace(aws.settings, state_machine_arns=()), aws.services,
-                        FakeInvestigate(), sleep=lambda s: pytest.fail("waited"))
-    assert reporter.report(parse_event(event)).status == "reported"
 
 
 # -- nothing given up silently ---------------------------------------------------------------
