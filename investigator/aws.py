@@ -105,6 +105,8 @@ class ApiCounter:
     calls: int = 0
     requests: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
+    # Throttled responses per service id ("sagemaker", "sfn", ...), retried or not.
+    throttled: dict[str, int] = field(default_factory=dict)
     _uid: str = field(default_factory=lambda: f"investigator-counter-{next(_counter_ids)}")
 
     @property
@@ -124,14 +126,27 @@ class ApiCounter:
     def _on_send(self, **_: Any) -> None:
         self.requests += 1
 
+    def _on_response(self, parsed_response: Any = None, event_name: str = "", **_: Any) -> None:
+        code = (parsed_response or {}).get("Error", {}).get("Code") if isinstance(
+            parsed_response, dict) else None
+        if code in _THROTTLED:
+            service = event_name.split(".")[1] if event_name.count(".") >= 1 else "?"
+            self.throttled[service] = self.throttled.get(service, 0) + 1
+
+    def throttled_on(self, *services: str) -> int:
+        return sum(self.throttled.get(s, 0) for s in services)
+
     def attach(self, session: boto3.Session) -> None:
         # Clients copy the session's event emitter when created: attach before creating them.
         session.events.register("before-call", self._on_call, unique_id=f"{self._uid}-call")
         session.events.register("before-send", self._on_send, unique_id=f"{self._uid}-send")
+        session.events.register("response-received", self._on_response,
+                                unique_id=f"{self._uid}-response")
 
     def detach(self, session: boto3.Session) -> None:
         session.events.unregister("before-call", unique_id=f"{self._uid}-call")
         session.events.unregister("before-send", unique_id=f"{self._uid}-send")
+        session.events.unregister("response-received", unique_id=f"{self._uid}-response")
 
 
 def make_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
