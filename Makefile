@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench eval package runbook system-deps clean
+.PHONY: venv demo test lint bench bench-storm eval package runbook system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -46,6 +46,11 @@ lint: venv
 bench: venv
 	$(PY) bench/bench_log.py
 	@if [ -f bench/bench_aws.py ]; then $(PY) bench/bench_aws.py; fi
+
+# A failure storm through the real handler on moto behind AWS-shaped throttling (a few
+# minutes): STORM_ARGS="--concurrency 50", "--sagemaker-rate 0.1", "--jobs 40 --storm-s 10".
+bench-storm: venv
+	$(PY) bench/bench_storm.py $(STORM_ARGS)
 
 eval: venv
 	$(PY) -m tests.corpus.evaluate
