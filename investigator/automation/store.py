@@ -193,8 +193,12 @@ class ReportStore:
         return self._put(key, json.dumps(record, sort_keys=True), "application/json", **conditions)
 
     def read_claim(self, failure_key: str) -> tuple[dict[str, Any], str] | None:
+        return self._read_record(self.claim_key(failure_key))
+
+    def _read_record(self, key: str) -> tuple[dict[str, Any], str] | None:
+        """The JSON object at `key` and its ETag; None when there is none."""
         try:
-            obj = self.s3.get_object(Bucket=self.bucket, Key=self.claim_key(failure_key))
+            obj = self.s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if _error_code(exc) in ("NoSuchKey", "404"):
                 return None
@@ -203,7 +207,7 @@ class ReportStore:
             record = json.loads(obj["Body"].read())
         except (ValueError, UnicodeDecodeError):
             record = {}  # a corrupt claim is treated like a failed one: it may be retaken
-        return (record if isinstance(record, dict) else {}), str(obj.get("ETag", ""))
+        return (record if isinstance(record, dict) else {}), str(obj["ETag"])
 
     def claim(self, failure_key: str, owner: str) -> ClaimResult:
         """Try to become the one investigator of `failure_key`."""
@@ -247,7 +251,7 @@ class ReportStore:
     def _lease_expired(self, record: dict[str, Any]) -> bool:
         """The owner wrote how long it may take (its Lambda's remaining time and a margin)."""
         try:
-            updated = datetime.fromisoformat(str(record.get("updated_at")).replace("Z", "+00:00"))
+            updated = datetime.fromisoformat(str(record.get("updated_at")))  # 3.11 reads "Z"
             lease = float(record.get("lease_s") or self.lease_s)
         except (TypeError, ValueError):
             return True
@@ -296,17 +300,7 @@ class ReportStore:
         return f"{self.prefix}/_incidents/{digest}.json"
 
     def read_incident(self, incident: str) -> tuple[dict[str, Any], str] | None:
-        try:
-            obj = self.s3.get_object(Bucket=self.bucket, Key=self.incident_key(incident))
-        except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404"):
-                return None
-            raise
-        try:
-            record = json.loads(obj["Body"].read())
-        except (ValueError, UnicodeDecodeError):
-            record = {}
-        return (record if isinstance(record, dict) else {}), str(obj.get("ETag", ""))
+        return self._read_record(self.incident_key(incident))
 
     def open_incident(self, incident: str, *, by: str, owner: str,
                       report: dict[str, str], **extra: Any) -> IncidentGate:

@@ -353,3 +353,72 @@ def test_report_location_round_trips_through_a_record(store):
     assert ReportLocation.from_dict(loc.as_dict()) == loc
     assert ReportLocation.from_dict({"html": "s3://b"}) is None
     assert ReportLocation.from_dict("s3://b/k") is None
+
+
+def test_a_lease_ends_strictly_after_its_length(store, clock):
+    store.claim(KEY, "req-a")  # lease_s 900 from 12:00:00Z
+    clock.now += timedelta(seconds=900)
+    assert store.claim(KEY, "req-b").status == "in_progress"
+    clock.now += timedelta(seconds=1)
+    assert store.claim(KEY, "req-b").status == "claimed"
+
+
+def test_abandon_records_when_and_why_within_bounds(store, clock):
+    first = store.claim(KEY, "req-a")
+    clock.now += timedelta(seconds=5)
+    store.abandon(first.claim, "x" * 2000)
+    record, _ = store.read_claim(KEY)
+    assert record["updated_at"] == "2024-05-01T12:00:05Z"
+    assert len(record["error"]) == 500
+    assert record["errors"] == ["attempt 1: " + "x" * 300]
+
+
+def test_only_the_last_errors_are_kept(store):
+    from investigator.automation.store import MAX_KEPT_ERRORS
+
+    assert MAX_KEPT_ERRORS == 5
+    for i in range(7):
+        store.abandon(store.claim(KEY, f"req-{i}").claim, f"e{i}")
+    errors = store.claim(KEY, "req-last").claim.errors
+    assert errors == [f"attempt {i + 1}: e{i}" for i in range(2, 7)]
+
+
+def test_reading_an_incident_that_does_not_exist_or_cannot_be_read(aws, store):
+    assert store.read_incident(INCIDENT) is None
+    store.s3.put_object(Bucket=BUCKET, Key=store.incident_key(INCIDENT), Body=b"[]")
+    record, etag = store.read_incident(INCIDENT)
+    assert record == {} and etag.strip('"')
+    broken = ReportStore(aws.services.s3, "no-such-bucket")
+    with pytest.raises(ClientError):
+        broken.read_incident(INCIDENT)
+    with pytest.raises(ClientError):
+        broken.open_incident(INCIDENT, by=INCIDENT, owner="req", report=LOC)
+
+
+def test_a_link_with_a_stale_view_does_not_overwrite_the_incident(store):
+    gate = store.open_incident(INCIDENT, by=INCIDENT, owner="req-job", report=LOC)
+    assert store.incident_paged(gate, "msg-1")
+    # `gate` still holds the ETag from before the page: linking with it must fail
+    assert not store.link_incident(gate, "execution:arn:x")
+    record, _ = store.read_incident(INCIDENT)
+    assert record["state"] == "paged" and "linked" not in record
+
+
+def test_links_accumulate_up_to_ten(store, clock):
+    store.open_incident(INCIDENT, by=INCIDENT, owner="req-job", report=LOC)
+    for i in range(12):
+        clock.now += timedelta(seconds=1)
+        gate = store.open_incident(INCIDENT, by=f"execution:{i}", owner="r", report=LOC)
+        assert store.link_incident(gate, f"execution:{i}")
+    record, _ = store.read_incident(INCIDENT)
+    assert record["linked"] == [f"execution:{i}" for i in range(2, 12)]
+    assert record["updated_at"] == "2024-05-01T12:00:12Z"
+
+
+def test_paging_is_refused_when_another_path_owns_the_incident(store):
+    gate = store.open_incident(INCIDENT, by=INCIDENT, owner="req-job", report=LOC)
+    # the incident was reset and re-created by another path meanwhile
+    store.s3.put_object(Bucket=BUCKET, Key=store.incident_key(INCIDENT), Body=json.dumps(
+        {"incident": INCIDENT, "state": "open", "by": "execution:other"}).encode())
+    assert not store.incident_paged(gate, "msg-1")
+    assert store.read_incident(INCIDENT)[0]["state"] == "open"
