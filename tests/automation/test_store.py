@@ -422,3 +422,42 @@ def test_paging_is_refused_when_another_path_owns_the_incident(store):
         {"incident": INCIDENT, "state": "open", "by": "execution:other"}).encode())
     assert not store.incident_paged(gate, "msg-1")
     assert store.read_incident(INCIDENT)[0]["state"] == "open"
+
+
+def test_a_takeover_record_names_the_failure_and_the_new_owners_lease(aws, clock):
+    ReportStore(aws.services.s3, BUCKET, lease_s=120, clock=clock).claim(KEY, "req-dead")
+    clock.now += timedelta(seconds=121)
+    ReportStore(aws.services.s3, BUCKET, lease_s=600, clock=clock).claim(KEY, "req-new")
+    record, _ = ReportStore(aws.services.s3, BUCKET).read_claim(KEY)
+    assert (record["key"], record["owner"], record["lease_s"]) == (KEY, "req-new", 600)
+
+
+def test_a_covered_job_reads_as_done_by_its_coverer(store):
+    job = "job:training:train-9"
+    assert store.mark_covered(job, "req-exec", covered_by=KEY)
+    record, _ = store.read_claim(job)
+    assert (record["key"], record["state"], record["owner"], record["attempts"]) == (
+        job, "done", "req-exec", 1)
+    assert record["covered_by"] == KEY
+
+
+class _BareStatus412:
+    """Some S3 front ends answer a failed precondition with a bare 412 and no error body."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        if kwargs.get("IfNoneMatch") == "*":
+            raise ClientError({"ResponseMetadata": {"HTTPStatusCode": 412}}, "PutObject")
+        return self.s3.put_object(**kwargs)
+
+
+def test_a_bare_412_counts_as_losing_the_race(aws, clock):
+    ReportStore(aws.services.s3, BUCKET, clock=clock).claim(KEY, "req-first")
+    store = ReportStore(_BareStatus412(aws.services.s3), BUCKET, clock=clock)
+    result = store.claim(KEY, "req-second")
+    assert result.status == "in_progress" and result.record["owner"] == "req-first"
