@@ -461,3 +461,34 @@ def test_a_bare_412_counts_as_losing_the_race(aws, clock):
     store = ReportStore(_BareStatus412(aws.services.s3), BUCKET, clock=clock)
     result = store.claim(KEY, "req-second")
     assert result.status == "in_progress" and result.record["owner"] == "req-first"
+
+
+def test_a_first_claim_is_attempt_one_with_the_default_lease(aws, clock):
+    store = ReportStore(aws.services.s3, BUCKET, clock=clock)  # CLAIM_LEASE_SECONDS default
+    claimed = store.claim(KEY, "req-a")
+    record, _ = store.read_claim(KEY)
+    assert (record["attempts"], record["lease_s"], record["state"]) == (1, 960, "claimed")
+    assert claimed.claim.attempts == 1 and not claimed.claim.final
+
+
+def test_a_custom_prefix_keeps_reports_claims_and_incidents_under_it(aws, clock):
+    store = ReportStore(aws.services.s3, BUCKET, prefix="/team-a/reports/", clock=clock)
+    assert store.claim_key(KEY).startswith("team-a/reports/_claims/")
+    assert store.incident_key(KEY).startswith("team-a/reports/_incidents/")
+    loc = store.location("x", datetime(2024, 5, 1, 23, 0, tzinfo=UTC))
+    assert loc.html_key == "team-a/reports/2024/05/01/x.html"
+
+
+def test_reports_are_served_with_their_content_types(aws, store):
+    loc = store.location("x", datetime(2024, 5, 1, tzinfo=UTC))
+    store.write_report(loc, html="<!doctype html>é", json_text="{}", bundle="{}")
+    head = {k: aws.services.s3.head_object(Bucket=BUCKET, Key=k)["ContentType"]
+            for k in (loc.html_key, loc.json_key, loc.bundle_key)}
+    assert head == {loc.html_key: "text/html; charset=utf-8", loc.json_key: "application/json",
+                    loc.bundle_key: "application/json"}
+    body = aws.services.s3.get_object(Bucket=BUCKET, Key=loc.html_key)["Body"].read()
+    assert body.decode("utf-8") == "<!doctype html>é"
+    store.claim(KEY, "req-a")
+    claim_key = store.claim_key(KEY)
+    assert aws.services.s3.head_object(Bucket=BUCKET, Key=claim_key)["ContentType"] == \
+        "application/json"
