@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench bench-fleet eval model package runbook system-deps clean mutation
+.PHONY: venv demo test lint bench bench-fleet bench-storm eval model package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -50,6 +50,11 @@ bench: venv
 # `investigate fleet` grouping a 100,000-record index (target < 10 s).
 bench-fleet: venv
 	$(PY) bench/bench_fleet.py
+
+# A failure storm through the real handler on moto behind AWS-shaped throttling (a few
+# minutes): STORM_ARGS="--concurrency 50", "--sagemaker-rate 0.1", "--jobs 40 --storm-s 10".
+bench-storm: venv
+	$(PY) bench/bench_storm.py $(STORM_ARGS)
 
 # ROOT=DIR scores another folder of <category>/*.log (e.g. a blind batch).
 eval: venv

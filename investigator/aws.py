@@ -34,8 +34,12 @@ from investigator.models import Gap
 
 USER_AGENT_EXTRA = f"investigator/{__version__}"
 
-# Adaptive retries handle throttling client-side; 4 attempts in all (the first + 3 retries)
-# and short timeouts keep the worst case for one call bounded (seconds, not minutes).
+# Retries (botocore "Retries" guide, boto3 docs guide/retries.html): adaptive mode is standard
+# mode (exponential backoff with jitter, base 1 s, capped at 20 s, on throttling and transient
+# errors) plus a client-side token bucket that slows the client down after a throttle.
+# MAX_ATTEMPTS counts the first call: 4 attempts = 1 + 3 retries, so one throttled read
+# costs at most a few seconds before it becomes a gap or, for the target, an AwsError
+# (the Lambda then retries the event, and its final attempt reports what it could read).
 MAX_ATTEMPTS = 4
 CONFIG = Config(
     retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
@@ -43,6 +47,15 @@ CONFIG = Config(
     read_timeout=15,
     user_agent_extra=USER_AGENT_EXTRA,
     max_pool_connections=10,
+)
+# The automation's own writes (claims, reports, pages, checkpoint): losing one costs a whole
+# investigation, so they get more patience: 6 attempts (S3 503 SlowDown, SNS Throttling).
+AUTOMATION_MAX_ATTEMPTS = 6
+AUTOMATION_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": AUTOMATION_MAX_ATTEMPTS},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra=f"{USER_AGENT_EXTRA} investigator-lambda",
 )
 
 # Seconds kept in reserve before a deadline: no new page or collector starts inside it.
@@ -92,6 +105,8 @@ class ApiCounter:
     calls: int = 0
     requests: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
+    # Throttled responses per service id ("sagemaker", "sfn", ...), retried or not.
+    throttled: dict[str, int] = field(default_factory=dict)
     _uid: str = field(default_factory=lambda: f"investigator-counter-{next(_counter_ids)}")
 
     @property
@@ -111,14 +126,27 @@ class ApiCounter:
     def _on_send(self, **_: Any) -> None:
         self.requests += 1
 
+    def _on_response(self, parsed_response: Any = None, event_name: str = "", **_: Any) -> None:
+        code = (parsed_response or {}).get("Error", {}).get("Code") if isinstance(
+            parsed_response, dict) else None
+        if code in _THROTTLED:
+            service = event_name.split(".")[1] if event_name.count(".") >= 1 else "?"
+            self.throttled[service] = self.throttled.get(service, 0) + 1
+
+    def throttled_on(self, *services: str) -> int:
+        return sum(self.throttled.get(s, 0) for s in services)
+
     def attach(self, session: boto3.Session) -> None:
         # Clients copy the session's event emitter when created: attach before creating them.
         session.events.register("before-call", self._on_call, unique_id=f"{self._uid}-call")
         session.events.register("before-send", self._on_send, unique_id=f"{self._uid}-send")
+        session.events.register("response-received", self._on_response,
+                                unique_id=f"{self._uid}-response")
 
     def detach(self, session: boto3.Session) -> None:
         session.events.unregister("before-call", unique_id=f"{self._uid}-call")
         session.events.unregister("before-send", unique_id=f"{self._uid}-send")
+        session.events.unregister("response-received", unique_id=f"{self._uid}-response")
 
 
 def make_session(profile: str | None = None, region: str | None = None) -> boto3.Session:

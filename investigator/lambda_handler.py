@@ -1,9 +1,12 @@
 """The Lambda edge: parse the EventBridge event, call the library, log one JSON line per step.
 
 Events (see investigator/automation/events.py): a failed Step Functions execution, a failed
-or timed-out SageMaker training job, or the sweep schedule. Anything else, or anything
-malformed, is logged and acknowledged: raising would make Lambda retry an event that can
-never succeed and then park it in the dead-letter queue.
+or timed-out SageMaker training job, a failed processing job, or the sweep schedule.
+SageMaker job events arrive through an SQS delay queue (infra/template.yaml), as a batch of
+records whose bodies are the EventBridge events; a record that raises is reported back as a
+batch item failure, so SQS retries it (then its redrive policy dead-letters it). Anything
+else, or anything malformed, is logged and acknowledged: raising would make Lambda retry an
+event that can never succeed and then park it in the dead-letter queue.
 
 Errors that a retry can fix (throttling after the SDK's retries, an S3 outage, a bug fixed
 by a redeploy) are raised: Lambda retries the asynchronous invocation twice, then the event
@@ -102,6 +105,32 @@ def deadline_from(context: Any, reserve_s: float) -> float | None:
     return time.monotonic() + max(0.0, remaining() / 1000.0 - reserve_s)
 
 
+def _sqs_records(event: Any) -> list[dict[str, Any]] | None:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(records, list) and records and all(
+            isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+        return records
+    return None
+
+
+def handle_records(records: list[dict[str, Any]], context: Any, **deps: Any) -> dict[str, Any]:
+    """An SQS batch: each body is one EventBridge event. Failed records are retried by SQS
+    (ReportBatchItemFailures); the others are deleted."""
+    failures, results = [], []
+    for record in records:
+        try:
+            body = json.loads(record.get("body") or "")
+        except ValueError:
+            body = record.get("body")  # parse_event acknowledges it as malformed
+        try:
+            results.append(handle(body, context, **deps))
+        except Exception:
+            log.exception("record failed; SQS will deliver it again",
+                          extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record.get("messageId")})
+    return {"batchItemFailures": failures, "results": results}
+
+
 def handle(
     event: Any,
     context: Any = None,
@@ -112,6 +141,10 @@ def handle(
 ) -> dict[str, Any]:
     """The handler with its dependencies injectable (tests pass fakes)."""
     configure_logging()
+    records = _sqs_records(event)
+    if records is not None:
+        return handle_records(records, context, settings=settings, services=services,
+                              investigate=investigate)
     request_id = getattr(context, "aws_request_id", None) or "local"
     parsed = parse_event(event)
     if isinstance(parsed, Ignored):

@@ -188,7 +188,21 @@ def _image_and_instance(run: _Run) -> None:
     run.facts.update(instance_facts(run.facts.get("sagemaker.instance_type")))
 
 
+# The last good run is optional evidence read from the same SageMaker / Step Functions
+# quotas as the failure itself: once this investigation has been throttled that often, it is
+# skipped with a named gap instead of spending the account's rate (and the Lambda's time).
+OPTIONAL_SKIP_AFTER_THROTTLES = 2
+
+
 def _last_good(run: _Run, fn: Callable[[], lastgood.LastGood]) -> None:
+    throttled = run.ctx.counter.throttled_on("sagemaker", "sfn")
+    if throttled >= OPTIONAL_SKIP_AFTER_THROTTLES:
+        run.all.gaps.append(Gap(
+            source=REGISTRY["lastgood"], code="Throttling",
+            message=f"lastgood not collected: AWS throttled {throttled} SageMaker/Step Functions "
+                    "calls of this investigation; the optional last good run was skipped"))
+        run.say("lastgood: skipped, throttled")
+        return
     holder: dict[str, lastgood.LastGood] = {}
 
     def collect() -> Collected:

@@ -10,6 +10,9 @@ Shapes follow the AWS documentation examples (docs/aws-behaviours.md, "EventBrid
   fields are newer and optional.
 - "SageMaker Training Job State Change" (source aws.sagemaker): `detail` mirrors
   DescribeTrainingJob in PascalCase, and the times are *strings* of epoch ms.
+- "SageMaker Processing Job State Change" (source aws.sagemaker): `detail` mirrors
+  DescribeProcessingJob; the documented example has *numeric* epoch-ms times
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
 - "Scheduled Event" (source aws.events): the sweep.
 """
 
@@ -27,6 +30,7 @@ from investigator.taxonomy import SFN_FAILED_STATUSES
 
 SFN_DETAIL_TYPE = "Step Functions Execution Status Change"
 SAGEMAKER_TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
+SAGEMAKER_PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
 # A job that hit its MaxRuntimeInSeconds (or, for managed spot, MaxWaitTimeInSeconds) ends
@@ -103,6 +107,29 @@ class TrainingJobDetail(_Lenient):
     creation_time: EpochMs | None = Field(default=None, alias="CreationTime")
     training_start_time: EpochMs | None = Field(default=None, alias="TrainingStartTime")
     training_end_time: EpochMs | None = Field(default=None, alias="TrainingEndTime")
+    last_modified_time: EpochMs | None = Field(default=None, alias="LastModifiedTime")
+
+
+class _ProcessingResources(_Lenient):
+    cluster: _ResourceConfig | None = Field(default=None, alias="ClusterConfig")
+
+
+class _AppSpecification(_Lenient):
+    image_uri: str | None = Field(default=None, alias="ImageUri")
+
+
+class ProcessingJobDetail(_Lenient):
+    """DescribeProcessingJob's shape (also ListProcessingJobs' summaries)."""
+
+    name: str = Field(alias="ProcessingJobName", min_length=1)
+    arn: str | None = Field(default=None, alias="ProcessingJobArn")
+    status: str = Field(alias="ProcessingJobStatus")
+    failure_reason: str | None = Field(default=None, alias="FailureReason")
+    exit_message: str | None = Field(default=None, alias="ExitMessage")
+    resources: _ProcessingResources | None = Field(default=None, alias="ProcessingResources")
+    app: _AppSpecification | None = Field(default=None, alias="AppSpecification")
+    creation_time: EpochMs | None = Field(default=None, alias="CreationTime")
+    end_time: EpochMs | None = Field(default=None, alias="ProcessingEndTime")
     last_modified_time: EpochMs | None = Field(default=None, alias="LastModifiedTime")
 
 
@@ -209,6 +236,48 @@ def training_job_failure(
     )
 
 
+def processing_job_failure(
+    detail: ProcessingJobDetail, *, region: str | None, event_id: str | None, seen_at: datetime
+) -> Failure:
+    cluster = detail.resources.cluster if detail.resources else None
+    facts: dict[str, Any] = {
+        "sagemaker.job_name": detail.name,
+        "sagemaker.job_kind": "processing",
+        "sagemaker.status": detail.status,
+    }
+    optional = {
+        "sagemaker.job_arn": detail.arn,
+        "sagemaker.failure_reason": detail.failure_reason,
+        "sagemaker.exit_message": detail.exit_message,
+        "sagemaker.instance_type": cluster and cluster.instance_type,
+        "sagemaker.instance_count": cluster and cluster.instance_count,
+        "sagemaker.image": detail.app and detail.app.image_uri,
+    }
+    facts.update({k: v for k, v in optional.items() if v is not None})
+    return Failure(
+        key=f"job:processing:{detail.name}",
+        target=Target(kind="job", name=detail.name, job_kind="processing", region=region),
+        report_name=safe_name(detail.name),
+        failed_at=detail.end_time or detail.last_modified_time or seen_at,
+        event_id=event_id,
+        facts=facts,
+    )
+
+
+def _parse_processing(env: Envelope, seen_at: datetime) -> Parsed:
+    try:
+        detail = ProcessingJobDetail.model_validate(env.detail)
+    except ValidationError as exc:
+        return Ignored(reason=f"malformed processing job event: {_first_error(exc)}",
+                       event_id=env.id, detail_type=env.detail_type)
+    # Processing jobs have no SecondaryStatus: only Failed says the job itself failed.
+    if detail.status != "Failed":
+        return Ignored(reason=f"processing job status {detail.status} is not a failure",
+                       event_id=env.id, detail_type=env.detail_type)
+    return processing_job_failure(detail, region=env.region, event_id=env.id,
+                                  seen_at=env.time or seen_at)
+
+
 def _parse_sfn(env: Envelope, seen_at: datetime) -> Parsed:
     try:
         detail = SfnExecutionDetail.model_validate(env.detail)
@@ -253,6 +322,8 @@ def parse_event(raw: Any, *, now: datetime | None = None) -> Parsed:
         return _parse_sfn(env, seen_at)
     if env.source == "aws.sagemaker" and env.detail_type == SAGEMAKER_TRAINING_DETAIL_TYPE:
         return _parse_training(env, seen_at)
+    if env.source == "aws.sagemaker" and env.detail_type == SAGEMAKER_PROCESSING_DETAIL_TYPE:
+        return _parse_processing(env, seen_at)
     if env.source == "aws.events" and env.detail_type == SCHEDULED_DETAIL_TYPE:
         return SweepRequest(event_id=env.id, time=env.time)
     return Ignored(reason=f"unrelated event {env.source} / {env.detail_type}",

@@ -18,8 +18,14 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from investigator.automation import notify
-from investigator.automation.events import Failure
-from investigator.automation.store import ClaimResult, ReportLocation, ReportStore
+from investigator.automation.events import SFN_FAILED_STATUSES, Failure
+from investigator.automation.store import (
+    Claim,
+    ClaimResult,
+    IncidentGate,
+    ReportLocation,
+    ReportStore,
+)
 from investigator.automation.sweep import CheckpointStore, SweepConfig, SweepResult, run_sweep
 from investigator.errors import AwsError, InputError, InvestigatorError
 from investigator.fleet.store import record_failure
@@ -29,7 +35,15 @@ log = logging.getLogger("investigator.automation")
 
 Investigate = Callable[..., tuple[Evidence, Investigation]]
 LEASE_MARGIN_S = 30.0
-OutcomeStatus = Literal["reported", "duplicate", "in_progress", "gave_up"]
+# reported: this path wrote the incident's report and paged. updated: a pipeline's execution
+# rewrote the report its job's event had written (no page). linked: the incident was already
+# reported by another path (no report, no page). duplicate / in_progress: see the claim.
+OutcomeStatus = Literal["reported", "updated", "linked", "duplicate", "in_progress"]
+# Collected facts a stale describe can contradict; the event's terminal value wins.
+_TERMINAL_EVENT_FACTS = {
+    "sfn.status": SFN_FAILED_STATUSES,
+    "sagemaker.status": frozenset({"Failed", "Stopped"}),
+}
 
 
 class ConfigError(Exception):
@@ -57,6 +71,7 @@ class Settings:
     topic_arn: str | None = None
     state_machine_arns: tuple[str, ...] = ()
     training_job_prefix: str = ""
+    processing_job_prefix: str = ""
     checkpoint_parameter: str | None = None
     region: str | None = None
     reserve_s: float = 10.0  # kept back from the Lambda deadline to render, store, notify
@@ -75,6 +90,9 @@ class Settings:
         if parameter:
             sweep = SweepConfig(
                 state_machine_arns=machines,
+                job_kinds=_csv(env.get("SWEEP_JOB_KINDS", "training,processing")),
+                training_job_prefix=env.get("TRAINING_JOB_PREFIX", "").strip(),
+                processing_job_prefix=env.get("PROCESSING_JOB_PREFIX", "").strip(),
                 parameter_name=parameter,
                 initial_lookback_s=_number(env, "SWEEP_INITIAL_LOOKBACK_HOURS", 24) * 3600,
                 horizon_s=_number(env, "SWEEP_HORIZON_HOURS", 24) * 3600,
@@ -88,6 +106,7 @@ class Settings:
             topic_arn=env.get("TOPIC_ARN", "").strip() or None,
             state_machine_arns=machines,
             training_job_prefix=env.get("TRAINING_JOB_PREFIX", "").strip(),
+            processing_job_prefix=env.get("PROCESSING_JOB_PREFIX", "").strip(),
             checkpoint_parameter=parameter,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             reserve_s=_number(env, "REPORT_RESERVE_SECONDS", 10),
@@ -100,9 +119,14 @@ class Settings:
         arn = failure.state_machine_arn
         if arn and self.state_machine_arns and arn not in self.state_machine_arns:
             return f"state machine {arn} is not configured (STATE_MACHINE_ARNS)"
-        if (failure.target.kind == "job" and self.training_job_prefix
-                and not failure.target.name.startswith(self.training_job_prefix)):
-            return f"job name does not start with TRAINING_JOB_PREFIX {self.training_job_prefix!r}"
+        if failure.target.kind != "job":
+            return None
+        if failure.target.job_kind == "processing":
+            name, prefix = "PROCESSING_JOB_PREFIX", self.processing_job_prefix
+        else:
+            name, prefix = "TRAINING_JOB_PREFIX", self.training_job_prefix
+        if prefix and not failure.target.name.startswith(prefix):
+            return f"job name does not start with {name} {prefix!r}"
         return None
 
 
@@ -115,19 +139,17 @@ class Services:
     ssm: Any = None
     sfn: Any = None
     session: Any = None
+    sagemaker: Any = None  # the sweep's job listing
 
     @classmethod
     def from_session(cls, session: Any, region: str | None = None) -> Services:
-        from botocore.config import Config
-
-        cfg = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5,
-                     read_timeout=20, user_agent_extra="investigator-lambda")
+        from investigator.aws import AUTOMATION_CONFIG
 
         def make(name: str) -> Any:
-            return session.client(name, region_name=region, config=cfg)
+            return session.client(name, region_name=region, config=AUTOMATION_CONFIG)
 
         return cls(s3=make("s3"), sns=make("sns"), ssm=make("ssm"), sfn=make("stepfunctions"),
-                   session=session)
+                   session=session, sagemaker=make("sagemaker"))
 
 
 @dataclass
@@ -143,6 +165,8 @@ class Outcome:
     notified: bool = False
     elapsed_s: float = 0.0
     api_calls: int = 0
+    incident: str | None = None
+    final: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "key": self.key, "target": self.target}
@@ -151,9 +175,9 @@ class Outcome:
         for name in ("category", "rule", "retryable"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
-        if self.status == "reported":
+        if self.status in ("reported", "updated", "linked"):
             out.update(gaps=self.gaps, notified=self.notified, elapsed_s=round(self.elapsed_s, 3),
-                       api_calls=self.api_calls)
+                       api_calls=self.api_calls, incident=self.incident, final=self.final)
         return out
 
 
@@ -178,26 +202,52 @@ def is_permanent(exc: InvestigatorError) -> bool:
     return isinstance(exc, InputError)
 
 
-def _unreadable(failure: Failure, exc: InvestigatorError) -> Evidence:
-    """What we know when the target itself cannot be read: the event's own facts."""
-    gap = Gap(source=_gap_source(failure.target), code=type(exc).__name__,
-              message=f"the {failure.target.kind} could not be read: {exc}")
+def _unreadable(failure: Failure, exc: BaseException, earlier: list[str] | None = None
+                ) -> Evidence:
+    """What we know when the target itself cannot be read: the event's own facts.
+
+    After the last attempt the gap names every attempt's error: what could not be read, why.
+    """
+    what = f"the {failure.target.kind} could not be read"
+    now = f"{type(exc).__name__}: {exc}" if not isinstance(exc, InvestigatorError) else str(exc)
+    if earlier:
+        attempts = len(earlier) + 1
+        message = (f"{what} in {attempts} attempts: " + "; ".join(earlier)
+                   + f"; attempt {attempts}: {now}")
+    else:
+        message = f"{what}: {now}"
+    gap = Gap(source=_gap_source(failure.target), code=type(exc).__name__, message=message[:2000])
     return Evidence(target=failure.target, facts=dict(failure.facts), gaps=[gap],
                     collected_at=datetime.now(UTC))
 
 
 def _with_event_facts(evidence: Evidence, failure: Failure) -> Evidence:
-    """Fill facts collection did not get (deadline, AccessDenied) from the event itself."""
+    """Fill facts collection did not get (deadline, AccessDenied) from the event itself.
+
+    The event's terminal status also wins over a non-terminal one read back: DescribeExecution
+    is eventually consistent ("may not reflect very recent updates", botocore's
+    stepfunctions service-2.json, DescribeExecution), so right after the FAILED event it can
+    still say RUNNING.
+    """
     missing = {k: v for k, v in failure.facts.items() if k not in evidence.facts}
-    if not missing:
+    stale = {k: failure.facts[k] for k, terminal in _TERMINAL_EVENT_FACTS.items()
+             if k in evidence.facts and failure.facts.get(k) in terminal
+             and evidence.facts[k] not in terminal}
+    if not missing and not stale:
         return evidence
-    return evidence.model_copy(update={"facts": {**missing, **evidence.facts}})
+    described = {f"{k}_described": evidence.facts[k] for k in stale}
+    if stale:
+        log.info("stale describe", extra={"key": failure.key, "event": stale,
+                                          "described": described})
+    facts = {**missing, **evidence.facts, **stale, **described}
+    return evidence.model_copy(update={"facts": facts})
 
 
 def investigate_failure(
     failure: Failure, investigate: Investigate, *, deadline: float | None, session: Any,
-    region: str | None,
+    region: str | None, final: bool = False, earlier_errors: list[str] | None = None,
 ) -> tuple[Evidence, Investigation]:
+    """Investigate; a `final` attempt turns any error into a report saying what failed."""
     from investigator.classifier import classify
 
     def progress(line: str) -> None:
@@ -206,11 +256,13 @@ def investigate_failure(
     try:
         evidence, inv = investigate(failure.target, region=failure.target.region or region,
                                     progress=progress, deadline=deadline, session=session)
-    except InvestigatorError as exc:  # the target itself is unreadable: still report it
-        if not is_permanent(exc):
+    except Exception as exc:  # the target itself is unreadable: still report it
+        permanent = isinstance(exc, InvestigatorError) and is_permanent(exc)
+        if not (permanent or final):
             raise
-        log.warning("target unreadable", extra={"key": failure.key, "error": str(exc)})
-        evidence = _unreadable(failure, exc)
+        log.warning("target unreadable", extra={"key": failure.key, "error": str(exc),
+                                                "final": final})
+        evidence = _unreadable(failure, exc, earlier_errors if final else None)
         return evidence, classify(evidence)
     enriched = _with_event_facts(evidence, failure)
     if enriched is not evidence:
@@ -224,6 +276,16 @@ def _render(evidence: Evidence, inv: Investigation) -> tuple[str, str, str]:
 
     bundle = redact_model(evidence).model_dump_json(indent=2) + "\n"
     return render(inv, "html"), render(inv, "json"), bundle
+
+
+def incident_of(failure: Failure, inv: Investigation) -> str:
+    """One incident per failed job: a pipeline's execution and its failed job share it."""
+    if failure.target.kind == "job":
+        return failure.key
+    job = inv.job
+    if job and job.name and job.kind in ("training", "processing"):
+        return f"job:{job.kind}:{job.name}"
+    return failure.key
 
 
 @dataclass
@@ -255,7 +317,7 @@ class Reporter:
         if claimed.status != "claimed" or claimed.claim is None:
             return self._not_ours(failure, claimed)
         try:
-            return self._report_claimed(failure, store, claimed)
+            return self._report_claimed(failure, store, claimed.claim)
         except BaseException as exc:
             store.abandon(claimed.claim, f"{type(exc).__name__}: {exc}")
             raise
@@ -266,51 +328,95 @@ class Reporter:
         log.info("not reporting", extra={"key": failure.key, "status": status,
                                          "claim_owner": rec.get("owner"),
                                          "report": rec.get("report")})
-        return Outcome(status, failure.key, failure.target.name, category=rec.get("category"))
+        return Outcome(status, failure.key, failure.target.name, category=rec.get("category"),
+                       location=ReportLocation.from_dict(rec.get("report")),
+                       incident=rec.get("incident"))
 
-    def _report_claimed(
-        self, failure: Failure, store: ReportStore, claimed: ClaimResult
-    ) -> Outcome:
-        assert claimed.claim is not None
+    def _report_claimed(self, failure: Failure, store: ReportStore, claim: Claim) -> Outcome:
         started = time.monotonic()
         evidence, inv = investigate_failure(
             failure, self.investigate, deadline=self.deadline, session=self.services.session,
-            region=self.settings.region)
-        loc = store.location(failure.report_name, failure.failed_at)
-        inv = record_failure(self.services.s3, self.settings.bucket, inv, failure_key=failure.key,
-                             failed_at=failure.failed_at, report=loc.html_uri,
-                             state_machine_arn=failure.state_machine_arn)  # fleet index
-        html, json_text, bundle = _render(evidence, inv)
-        store.write_report(loc, html=html, json_text=json_text, bundle=bundle)
-        notified = self._notify(inv, loc, failure)
+            region=self.settings.region, final=claim.final, earlier_errors=claim.errors)
+        incident = incident_of(failure, inv)
+        own = store.location(failure.report_name, failure.failed_at)
+        pipeline = failure.target.name if failure.target.kind == "execution" else None
+        gate = store.open_incident(incident, by=failure.key, owner=self.owner,
+                                   report=own.as_dict(), pipeline=pipeline)
+        status, loc, notified = self._publish_or_link(failure, store, gate, own, evidence, inv,
+                                                      incident)
         result = {"report": loc.as_dict(), "category": inv.finding.category,
-                  "rule": inv.finding.rule, "notified": notified}
-        if not store.complete(claimed.claim, **result):
+                  "rule": inv.finding.rule, "notified": notified, "incident": incident,
+                  "outcome": status}
+        if not store.complete(claim, **result):
             log.warning("claim taken over while reporting", extra={"key": failure.key})
         self._cover_job(failure, inv, store, result)
-        return Outcome("reported", failure.key, failure.target.name, location=loc,
+        return Outcome(status, failure.key, failure.target.name, location=loc,
                        category=inv.finding.category, rule=inv.finding.rule,
                        retryable=inv.finding.retryable,
                        gaps=[f"{g.source}:{g.code}" for g in inv.gaps], notified=notified,
-                       elapsed_s=time.monotonic() - started, api_calls=inv.api_calls)
+                       elapsed_s=time.monotonic() - started, api_calls=inv.api_calls,
+                       incident=incident, final=claim.final)
 
-    def _notify(self, inv: Investigation, loc: ReportLocation, failure: Failure) -> bool:
+    def _publish_or_link(
+        self, failure: Failure, store: ReportStore, gate: IncidentGate, own: ReportLocation,
+        evidence: Evidence, inv: Investigation, incident: str,
+    ) -> tuple[OutcomeStatus, ReportLocation, bool]:
+        """The incident's first path writes and pages; later ones update or link its report."""
+        if gate.ours:
+            inv = self._index(inv, failure, incident, own)
+            self._write(store, own, evidence, inv)
+            notified = False
+            if not gate.paged:
+                message_id = self._notify(inv, own, failure)
+                notified = message_id is not None
+                if notified:
+                    store.incident_paged(gate, message_id or "")
+            return "reported", own, notified
+        loc = ReportLocation.from_dict(gate.record.get("report")) or own
+        by = str(gate.record.get("by", ""))
+        if failure.target.kind == "execution" and by.startswith("job:"):
+            # The job's event paged first: the pipeline's report replaces the job's, in place.
+            inv = self._index(inv, failure, incident, loc)
+            self._write(store, loc, evidence, inv)
+            store.link_incident(gate, failure.key, pipeline=failure.target.name)
+            log.info("incident updated", extra={"key": failure.key, "incident_by": by})
+            return "updated", loc, False
+        store.link_incident(gate, failure.key)
+        log.info("incident linked", extra={"key": failure.key, "incident_by": by})
+        return "linked", loc, False
+
+    def _index(self, inv: Investigation, failure: Failure, incident: str,
+               loc: ReportLocation) -> Investigation:
+        """The fleet index record (one per incident: a pipeline's execution overwrites its
+        job's record with the pipeline context) and the history the report then shows."""
+        return record_failure(self.services.s3, self.settings.bucket, inv, failure_key=incident,
+                              failed_at=failure.failed_at, report=loc.html_uri,
+                              state_machine_arn=failure.state_machine_arn)
+
+    def _write(self, store: ReportStore, loc: ReportLocation, evidence: Evidence,
+               inv: Investigation) -> None:
+        html, json_text, bundle = _render(evidence, inv)
+        store.write_report(loc, html=html, json_text=json_text, bundle=bundle)
+
+    def _notify(self, inv: Investigation, loc: ReportLocation, failure: Failure) -> str | None:
         if not self.settings.topic_arn or self.services.sns is None:
-            return False
+            return None
         region = failure.target.region or self.settings.region
-        notify.publish(self.services.sns, self.settings.topic_arn, inv, loc, region=region)
-        return True
+        return notify.publish(self.services.sns, self.settings.topic_arn, inv, loc,
+                              region=region)
 
     def _cover_job(self, failure: Failure, inv: Investigation, store: ReportStore,
                    result: dict[str, Any]) -> None:
-        """A training job inside a reported execution needs no second report and page."""
+        """A job inside a reported execution needs no second investigation."""
         job = inv.job
-        if failure.target.kind != "execution" or not job or not job.name or job.kind != "training":
+        if failure.target.kind != "execution" or not job or not job.name:
+            return
+        if job.kind not in ("training", "processing"):
             return
         try:
-            store.mark_covered(f"job:training:{job.name}", self.owner, covered_by=failure.key,
+            store.mark_covered(f"job:{job.kind}:{job.name}", self.owner, covered_by=failure.key,
                                **result)
-        except ClientError as exc:  # the report is out; at worst the job's event reports too
+        except ClientError as exc:  # the incident object still stops a second page
             log.warning("could not mark the job reported", extra={"key": failure.key,
                                                                   "error": str(exc)})
 
@@ -329,5 +435,5 @@ class Reporter:
         return run_sweep(
             self.services.sfn, CheckpointStore(self.services.ssm, cfg.parameter_name), cfg,
             report=report, time_left=monotonic_time_left(self.deadline),
-            region=self.settings.region, now=self.clock(),
+            region=self.settings.region, now=self.clock(), sagemaker=self.services.sagemaker,
         )

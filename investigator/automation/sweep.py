@@ -1,4 +1,4 @@
-"""The scheduled sweep: report failed executions that no event reported.
+"""The scheduled sweep: report failed executions and jobs that no event reported.
 
 Step Functions events are best-effort, and failures that happened before the stack was
 deployed never produced an event for us. The sweep lists FAILED, TIMED_OUT and ABORTED
@@ -7,7 +7,15 @@ ones not yet reported (the claim in the report store makes a race with the event
 harmless), and moves the checkpoint only over what was handled.
 
 Checkpoint meaning, per state machine: every failed execution that stopped at or before it
-has been handled. It is kept as one JSON SSM parameter ({"state_machines": {arn: iso}}).
+has been handled. Per job kind (training, processing): every failed job last modified at or
+before it has been handled. One JSON SSM parameter holds both
+({"state_machines": {arn: iso}, "jobs": {"training": iso, "processing": iso}}).
+
+Jobs come after executions: a job inside a failed execution is then already covered by the
+execution's report (its claim is done), so it is not reported again. Jobs run outside Step
+Functions (SDK, notebooks, SageMaker Pipelines) whose event was lost are reported here.
+ListTrainingJobs / ListProcessingJobs take StatusEquals and a LastModifiedTime window
+(botocore's sagemaker service-2.json), paged within the same bounds as the executions.
 
 ListExecutions returns newest *start* first, so an execution that started long before the
 checkpoint but stopped after it is only seen while paging back `horizon_s` before the
@@ -27,10 +35,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from investigator.automation.events import Failure, SfnExecutionDetail, execution_failure
+from investigator.automation.events import (
+    TRAINING_TIMEOUT_SECONDARY,
+    Failure,
+    ProcessingJobDetail,
+    SfnExecutionDetail,
+    TrainingJobDetail,
+    execution_failure,
+    processing_job_failure,
+    training_job_failure,
+)
 from investigator.taxonomy import SFN_FAILED_STATUSES as FAILED_STATUSES
 
-HANDLED = frozenset({"reported", "duplicate", "gave_up"})
+# Not "in_progress" (another invocation may still fail) and not "error": those hold the
+# checkpoint, so the next sweep looks again. Nothing is given up: a failure whose attempts
+# ran out is reported by its final attempt (see store.py).
+HANDLED = frozenset({"reported", "updated", "linked", "duplicate"})
+JOB_KINDS = ("training", "processing")
 _EPSILON = timedelta(milliseconds=1)
 
 
@@ -45,6 +66,9 @@ class SweepConfig:
     max_items: int = 50
     min_item_s: float = 30.0  # do not start an investigation with less time left than this
     settle_s: float = 60.0  # ListExecutions may lag a just-stopped execution by a little
+    job_kinds: tuple[str, ...] = JOB_KINDS
+    training_job_prefix: str = ""
+    processing_job_prefix: str = ""
 
 
 @dataclass
@@ -62,12 +86,20 @@ class MachineResult:
 @dataclass
 class SweepResult:
     machines: list[MachineResult] = field(default_factory=list)
+    jobs: list[MachineResult] = field(default_factory=list)  # one per job kind
     stopped_early: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": "swept",
             "stopped_early": self.stopped_early,
+            "jobs": [
+                {"kind": j.state_machine_arn, "since": j.since.isoformat(),
+                 "checkpoint": j.checkpoint.isoformat() if j.checkpoint else None,
+                 "listed": j.listed, "complete": j.complete, "deferred": j.deferred,
+                 "outcomes": j.outcomes, "errors": j.errors}
+                for j in self.jobs
+            ],
             "state_machines": [
                 {
                     "arn": m.state_machine_arn,
@@ -92,23 +124,39 @@ class CheckpointStore:
         self.name = name
 
     def load(self) -> dict[str, datetime]:
+        """State machine ARNs and `job:<kind>` → checkpoint."""
         try:
             value = self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
                 return {}
             raise
+        out: dict[str, datetime] = {}
         try:
             data = json.loads(value)
-            machines = data.get("state_machines", {}) if isinstance(data, dict) else {}
-            return {str(k): datetime.fromisoformat(str(v)) for k, v in machines.items()}
-        except (ValueError, AttributeError, TypeError):
+        except ValueError:
             return {}  # unreadable: start over from the initial lookback, never crash
+        if not isinstance(data, dict):
+            return {}
+        for section, prefix in (("state_machines", ""), ("jobs", "job:")):
+            try:
+                items = data.get(section) or {}
+                out.update({f"{prefix}{k}": datetime.fromisoformat(str(v))
+                            for k, v in items.items()})
+            except (ValueError, AttributeError, TypeError):
+                continue
+        return out
 
     def save(self, checkpoints: dict[str, datetime]) -> None:
+        def iso(v: datetime) -> str:
+            return v.astimezone(UTC).isoformat()
+
         value = json.dumps(
-            {"version": 1,
-             "state_machines": {k: v.astimezone(UTC).isoformat() for k, v in checkpoints.items()}},
+            {"version": 2,
+             "state_machines": {k: iso(v) for k, v in checkpoints.items()
+                                if not k.startswith("job:")},
+             "jobs": {k.removeprefix("job:"): iso(v) for k, v in checkpoints.items()
+                      if k.startswith("job:")}},
             sort_keys=True, separators=(",", ":"),
         )
         self.ssm.put_parameter(Name=self.name, Value=value, Type="String", Overwrite=True)
@@ -181,28 +229,112 @@ def sweep_machine(
     """Report the unreported failures of one state machine; compute its new checkpoint."""
     result = MachineResult(arn, since)
     listing = list_failed(sfn, arn, since, cfg)
-    result.listed = len(listing.items)
-    result.complete = listing.complete
+    failures = [(_when(i, now), execution_failure(i, region=region, event_id=None, seen_at=now))
+                for i in listing.items]
+    return _report_all(result, failures, listing.complete, cfg, report=report,
+                       time_left=time_left, budget=budget, now=now)
+
+
+def _report_all(
+    result: MachineResult, failures: list[tuple[datetime, Failure]], complete: bool,
+    cfg: SweepConfig, *, report: Callable[[Failure], str], time_left: Callable[[], float],
+    budget: list[int], now: datetime,
+) -> MachineResult:
+    """Report failures oldest first within the budget; compute the new checkpoint."""
+    result.listed = len(failures)
+    result.complete = complete
     first_unhandled: datetime | None = None
-    ordered = sorted(listing.items, key=lambda i: _when(i, now))
-    for index, item in enumerate(ordered):
+    ordered = sorted(failures, key=lambda f: f[0])
+    for index, (when, failure) in enumerate(ordered):
         if budget[0] <= 0 or time_left() < cfg.min_item_s:
             result.deferred = len(ordered) - index
-            first_unhandled = first_unhandled or _when(item, now)
+            first_unhandled = first_unhandled or when
             break
-        failure = execution_failure(item, region=region, event_id=None, seen_at=now)
         try:
             status = report(failure)
-        except Exception as exc:  # one bad execution must not stop the others
+        except Exception as exc:  # one bad failure must not stop the others
             status = "error"
-            result.errors.append(f"{item.execution_arn}: {type(exc).__name__}: {exc}"[:300])
-        if status != "duplicate":  # re-seeing a reported failure costs ~nothing
+            result.errors.append(f"{failure.target.name}: {type(exc).__name__}: {exc}"[:300])
+        if status not in ("duplicate", "linked"):  # re-seeing a reported one costs ~nothing
             budget[0] -= 1
         result.outcomes[status] = result.outcomes.get(status, 0) + 1
         if status not in HANDLED and first_unhandled is None:
-            first_unhandled = _when(item, now)
-    result.checkpoint = _next_checkpoint(since, now, cfg, listing.complete, first_unhandled)
+            first_unhandled = when
+    result.checkpoint = _next_checkpoint(result.since, now, cfg, complete, first_unhandled)
     return result
+
+
+_JOB_API = {"training": "TrainingJobSummaries", "processing": "ProcessingJobSummaries"}
+
+
+def _job_statuses(kind: str) -> tuple[str, ...]:
+    # A training job stopped by its own time limit is Stopped (MaxRuntimeExceeded), a failure.
+    return ("Failed", "Stopped") if kind == "training" else ("Failed",)
+
+
+def list_failed_jobs(
+    sm: Any, kind: str, since: datetime, until: datetime, cfg: SweepConfig
+) -> tuple[list[dict[str, Any]], bool]:
+    """Failed jobs of `kind` last modified in (since, until]; False when the bound cut it."""
+    key = _JOB_API[kind]
+    found: list[dict[str, Any]] = []
+    complete = True
+    for status in _job_statuses(kind):
+        token: str | None = None
+        for _ in range(cfg.max_pages):
+            kwargs: dict[str, Any] = {
+                "StatusEquals": status, "LastModifiedTimeAfter": since,
+                "LastModifiedTimeBefore": until, "MaxResults": min(cfg.page_size, 100),
+                "SortBy": "CreationTime", "SortOrder": "Ascending"}
+            if token:
+                kwargs["NextToken"] = token
+            resp = (sm.list_training_jobs(**kwargs) if kind == "training"
+                    else sm.list_processing_jobs(**kwargs))
+            found.extend(resp.get(key, []))
+            token = resp.get("NextToken")
+            if not token:
+                break
+        if token:
+            complete = False
+    return found, complete
+
+
+def _job_failure(kind: str, summary: dict[str, Any], region: str | None, now: datetime,
+                 prefix: str) -> Failure | None:
+    try:
+        if kind == "training":
+            detail = TrainingJobDetail.model_validate(summary)
+            if detail.status == "Stopped" and detail.secondary_status not in (
+                    TRAINING_TIMEOUT_SECONDARY):
+                return None  # stopped on purpose (or unknown why): not a failure
+            failure = training_job_failure(detail, region=region, event_id=None, seen_at=now)
+        else:
+            failure = processing_job_failure(ProcessingJobDetail.model_validate(summary),
+                                             region=region, event_id=None, seen_at=now)
+    except ValidationError:
+        return None
+    if prefix and not failure.target.name.startswith(prefix):
+        return None
+    return failure
+
+
+def sweep_jobs(
+    sm: Any, kind: str, since: datetime, cfg: SweepConfig, *,
+    report: Callable[[Failure], str], time_left: Callable[[], float], budget: list[int],
+    now: datetime, region: str | None,
+) -> MachineResult:
+    """Report the unreported failed jobs of one kind since its checkpoint."""
+    result = MachineResult(kind, since)
+    until = now - timedelta(seconds=cfg.settle_s)
+    summaries, complete = list_failed_jobs(sm, kind, since, until, cfg)
+    prefix = cfg.training_job_prefix if kind == "training" else cfg.processing_job_prefix
+    failures = []
+    for summary in summaries:
+        failure = _job_failure(kind, summary, region, now, prefix)
+        if failure is not None:
+            failures.append((failure.failed_at, failure))
+    return _report_all(result, failures, complete, cfg, report=report, time_left=time_left,
+                       budget=budget, now=now)
 
 
 def _next_checkpoint(
@@ -226,6 +358,7 @@ def run_sweep(
     time_left: Callable[[], float],
     region: str | None = None,
     now: datetime | None = None,
+    sagemaker: Any = None,
 ) -> SweepResult:
     now = now or datetime.now(UTC)
     saved = checkpoints.load()
@@ -243,8 +376,33 @@ def run_sweep(
         if machine.checkpoint:
             saved[arn] = machine.checkpoint
         result.stopped_early = result.stopped_early or machine.deferred > 0
+    if sagemaker is not None:  # after the executions: their jobs are covered by then
+        for kind in cfg.job_kinds:
+            _sweep_kind(sagemaker, kind, cfg, saved, result, report=report,
+                        time_left=time_left, budget=budget, now=now, region=region)
     checkpoints.save(saved)
     return result
+
+
+def _sweep_kind(
+    sm: Any, kind: str, cfg: SweepConfig, saved: dict[str, datetime], result: SweepResult, *,
+    report: Callable[[Failure], str], time_left: Callable[[], float], budget: list[int],
+    now: datetime, region: str | None,
+) -> None:
+    if kind not in _JOB_API:
+        return
+    key = f"job:{kind}"
+    since = saved.get(key) or now - timedelta(seconds=cfg.initial_lookback_s)
+    try:
+        jobs = sweep_jobs(sm, kind, since, cfg, report=report, time_left=time_left,
+                          budget=budget, now=now, region=region)
+    except ClientError as exc:  # e.g. throttled or denied: the next sweep looks again
+        jobs = MachineResult(kind, since, complete=False, checkpoint=since,
+                             errors=[f"List {kind} jobs: {exc}"[:300]])
+    result.jobs.append(jobs)
+    if jobs.checkpoint:
+        saved[key] = jobs.checkpoint
+    result.stopped_early = result.stopped_early or jobs.deferred > 0
 
 
 def monotonic_time_left(deadline: float | None) -> Callable[[], float]:

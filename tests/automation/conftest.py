@@ -47,6 +47,12 @@ class FakeContext:
         return max(0, int(self.remaining_ms - (time.monotonic() - self.started) * 1000))
 
 
+def job_of(target: Target) -> str:
+    """The job the fake finds: the job itself, or run-X's training job train-X."""
+    name = target.name.rsplit(":", 1)[-1]
+    return name if target.kind == "job" else "train-" + name.removeprefix("run-")
+
+
 @dataclass
 class FakeInvestigate:
     """Stands in for investigator.pipeline.investigate_target; records every call.
@@ -71,11 +77,15 @@ class FakeInvestigate:
                 for s in ("sfn", "sagemaker", "logs", "ecr")
             ])
         else:
+            job = job_of(target)
+            facts = {"sagemaker.job_name": job, "sagemaker.status": "Failed",
+                     "sagemaker.job_kind": target.job_kind or "training"}
+            if target.kind == "execution":
+                facts.update({"sfn.failed_state": "Train", "sfn.status": "FAILED"})
             evidence = Evidence(
                 target=target,
-                facts={"sagemaker.job_name": "train-20240501-0930", "sagemaker.status": "Failed",
-                       "sagemaker.job_kind": "training"},
-                logs=[LogStream(name="train-20240501-0930/algo-1-1714556020",
+                facts=facts,
+                logs=[LogStream(name=f"{job}/algo-1-1714556020",
                                 events=[LogEvent(message="Traceback (most recent call last):"),
                                         LogEvent(message=self.log_line)])],
                 api_calls=7,
@@ -119,7 +129,8 @@ class Aws:
         return {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys}
 
     def reports(self) -> dict[str, bytes]:
-        return {k: v for k, v in self.objects().items() if "/_claims/" not in k}
+        return {k: v for k, v in self.objects().items()
+                if "/_claims/" not in k and "/_incidents/" not in k}
 
     def notifications(self) -> list[dict[str, Any]]:
         """Messages that reached the SQS queue subscribed to the topic."""
@@ -206,3 +217,34 @@ def seed_execution(
     if status == "FAILED":
         execution.error, execution.cause = "States.TaskFailed", "task failed"
     return arn
+
+
+def seed_job(aws: Aws, name: str, *, kind: str = "training", status: str = "Failed",
+             modified: datetime, secondary: str | None = None) -> None:
+    """A finished SageMaker job. moto gap: jobs never leave InProgress through the API, so
+    the backend object is set as AWS would leave it (naive UTC times, as moto keeps them)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    sm = aws.session.client("sagemaker")
+    role = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainer:latest"
+    cluster = {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    if kind == "training":
+        sm.create_training_job(
+            TrainingJobName=name, RoleArn=role,
+            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://out/"}, ResourceConfig=cluster,
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+        job = sagemaker_backends[ACCOUNT][REGION].training_jobs[name]
+        job.training_job_status = status
+        job.secondary_status = secondary or status
+    else:
+        sm.create_processing_job(
+            ProcessingJobName=name, RoleArn=role, AppSpecification={"ImageUri": image},
+            ProcessingResources={"ClusterConfig": cluster},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+        job = sagemaker_backends[ACCOUNT][REGION].processing_jobs[name]
+        job.processing_job_status = status
+    naive = modified.astimezone(UTC).replace(tzinfo=None)
+    job.creation_time = naive
+    job.last_modified_time = naive

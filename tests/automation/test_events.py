@@ -110,3 +110,40 @@ def test_safe_name_keeps_plain_names_and_disambiguates_rewritten_ones():
     assert a != b and a.startswith("run-")
     assert safe_name("../../etc/passwd").startswith("etc_passwd-")
     assert "/" not in safe_name("a/b") and safe_name("").startswith("unnamed")
+
+
+# -- processing jobs (issue 11, item 11) ------------------------------------------------------
+# The fixture is the documented example of "SageMaker processing job state change" in the
+# SageMaker Developer Guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge"
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html):
+# unlike the training event, its times are *numbers* of epoch milliseconds.
+
+
+def test_processing_failure_event_is_a_processing_job_failure():
+    parsed = parse_event(load_event("sagemaker_processing_failed"))
+    assert isinstance(parsed, Failure)
+    name = "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02"
+    assert parsed.key == f"job:processing:{name}"
+    assert parsed.target.kind == "job" and parsed.target.job_kind == "processing"
+    assert parsed.target.name == name and parsed.report_name == name
+    assert parsed.failed_at == datetime(2024, 1, 3, 22, 25, 46, tzinfo=UTC)  # ProcessingEndTime
+    assert parsed.facts["sagemaker.job_kind"] == "processing"
+    assert parsed.facts["sagemaker.failure_reason"].startswith("InternalServerError")
+    assert parsed.facts["sagemaker.instance_type"] == "ml.c5.xlarge"
+    assert parsed.facts["sagemaker.instance_count"] == 3
+    assert parsed.facts["sagemaker.image"].endswith("/processing-uri:latest")
+
+
+@pytest.mark.parametrize("status", ["Completed", "Stopped", "InProgress"])
+def test_processing_events_that_are_not_failures_are_ignored(status):
+    event = load_event("sagemaker_processing_completed")
+    event["detail"]["ProcessingJobStatus"] = status
+    parsed = parse_event(event)
+    assert isinstance(parsed, Ignored) and f"status {status} is not a failure" in parsed.reason
+
+
+def test_a_processing_event_without_its_name_is_malformed():
+    event = load_event("sagemaker_processing_failed")
+    del event["detail"]["ProcessingJobName"]
+    parsed = parse_event(event)
+    assert isinstance(parsed, Ignored) and "malformed processing job event" in parsed.reason

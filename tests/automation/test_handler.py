@@ -190,3 +190,69 @@ def test_the_claim_lease_ends_with_the_invocation_so_lambda_retries_can_take_ove
     record, _ = ReportStore(aws.services.s3, BUCKET).read_claim("job:training:train-20240501-0930")
     # 100 s left in the invocation + a 30 s margin, not the 960 s default
     assert 120 <= record["lease_s"] <= 131
+
+
+def test_a_processing_job_event_is_investigated_as_a_processing_job(aws):
+    fake = FakeInvestigate()
+    result = _handle(aws, load_event("sagemaker_processing_failed"), investigate=fake)
+    assert result["status"] == "reported"
+    [call] = fake.calls
+    assert call["target"].job_kind == "processing"
+    name = "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02"
+    assert result["report"]["html"].endswith(f"reports/2024/01/03/{name}.html")
+    assert len(aws.notifications()) == 1
+
+
+def test_the_processing_prefix_scopes_processing_events(aws):
+    from dataclasses import replace
+
+    settings = replace(aws.settings, processing_job_prefix="etl-")
+    result = _handle(aws, load_event("sagemaker_processing_failed"), settings=settings)
+    assert result["status"] == "ignored" and "PROCESSING_JOB_PREFIX" in result["reason"]
+
+
+class _StaleDescribe(FakeInvestigate):
+    """DescribeExecution right after the FAILED event may still say RUNNING: it is
+    eventually consistent (botocore stepfunctions service-2.json, DescribeExecution:
+    "This operation is eventually consistent. The results are best effort and may not
+    reflect very recent updates and changes.")."""
+
+    def __call__(self, target, **kwargs):
+        evidence, _ = super().__call__(target, **kwargs)
+        from investigator.classifier import classify
+
+        stale = evidence.model_copy(update={"facts": {**evidence.facts, "sfn.status": "RUNNING"}})
+        return stale, classify(stale)
+
+
+@pytest.mark.parametrize("fixture,status", [("sfn_execution_failed", "FAILED"),
+                                            ("sfn_execution_timed_out", "TIMED_OUT"),
+                                            ("sfn_execution_aborted", "ABORTED")])
+def test_the_events_terminal_status_wins_over_a_stale_describe(aws, fixture, status):
+    result = _handle(aws, load_event(fixture), investigate=_StaleDescribe())
+    assert result["status"] == "reported"
+    key = result["report"]["json"].split("/", 3)[3]
+    report = json.loads(aws.reports()[key])
+    assert report["facts"]["sfn.status"] == status
+    assert report["facts"]["sfn.status_described"] == "RUNNING"
+
+
+def _sqs(*bodies):
+    return {"Records": [{"messageId": f"m-{i}", "eventSource": "aws:sqs",
+                         "body": b if isinstance(b, str) else json.dumps(b)}
+                        for i, b in enumerate(bodies)]}
+
+
+def test_job_events_arrive_as_sqs_records_from_the_delay_queue(aws):
+    result = _handle(aws, _sqs(load_event("sagemaker_training_failed"),
+                               load_event("sagemaker_processing_failed"), "not json"))
+    assert result["batchItemFailures"] == []
+    assert [r["status"] for r in result["results"]] == ["reported", "reported", "ignored"]
+    assert len(aws.notifications()) == 2
+
+
+def test_a_record_that_fails_is_handed_back_to_sqs_for_a_retry(aws):
+    fake = FakeInvestigate(raise_exc=RuntimeError("throttled"))
+    result = _handle(aws, _sqs(load_event("sagemaker_training_failed")), investigate=fake)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}], "results": []}
+    assert aws.reports() == {}

@@ -34,6 +34,19 @@ def demo() -> Iterator[Aws]:
         yield world
 
 
+def naive_job_times(region: str = S.REGION) -> None:
+    """moto gap: jobs it creates keep naive UTC times and it compares the List*Jobs
+    LastModifiedTime window with them; the demo seeds aware ones. Make them alike."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[S.ACCOUNT][region]
+    for job in [*backend.training_jobs.values(), *backend.processing_jobs.values()]:
+        for name in ("creation_time", "last_modified_time"):
+            value = getattr(job, name, None)
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                setattr(job, name, value.astimezone(UTC).replace(tzinfo=None))
+
+
 def _ms(value: Any) -> int:
     return int(value.timestamp() * 1000)
 
@@ -148,6 +161,7 @@ def test_near_timeout_yields_a_partial_report_with_deadline_gaps(demo):
 
 def test_sweep_reports_exactly_the_unreported_failures_and_moves_the_checkpoint(demo):
     S.seed(S.select(["max-runtime", "crlf-entrypoint", "bad-jsonpath", "healthy"]))
+    naive_job_times()
     crlf = S.BY_NAME["crlf-entrypoint"]
     assert _handle(demo, execution_event(demo, "sfn_execution_failed", crlf.target))[
         "status"] == "reported"
@@ -170,3 +184,27 @@ def test_sweep_reports_exactly_the_unreported_failures_and_moves_the_checkpoint(
     again = _handle(demo, load_event("scheduled") | {"region": demo.region})
     assert all(set(m["outcomes"]) <= {"duplicate"} for m in again["state_machines"])
     assert demo.notifications() == []
+
+
+def test_a_stale_running_describe_does_not_hide_the_failed_event(demo):
+    """Issue 11 item 4. DescribeExecution is eventually consistent (botocore's stepfunctions
+    service-2.json: "may not reflect very recent updates"); moto is always consistent, so
+    the seeded execution is put back to RUNNING as AWS may still describe it right after
+    its FAILED event. The history (ExecutionFailed) and the event are what is true."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    sc = S.BY_NAME["crlf-entrypoint"]
+    S.seed([sc])
+    event = execution_event(demo, "sfn_execution_failed", sc.target)
+    backend = stepfunctions_backends[S.ACCOUNT][S.REGION]
+    [execution] = [e for m in backend.state_machines for e in m.executions
+                   if e.execution_arn == sc.target]
+    execution.status = "RUNNING"
+
+    result = _handle(demo, event)
+    assert result["status"] == "reported"
+    report = _report(demo, result)
+    assert report["facts"]["sfn.status"] == "FAILED"
+    assert report["category"] == sc.expected
+    [note] = demo.notifications()
+    assert note["Subject"].startswith(f"[{sc.expected}] ")

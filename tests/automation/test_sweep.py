@@ -19,6 +19,7 @@ from .conftest import (
     FakeInvestigate,
     load_event,
     seed_execution,
+    seed_job,
 )
 
 NOW = datetime.now(UTC)
@@ -179,3 +180,121 @@ def test_an_unreadable_checkpoint_falls_back_to_the_initial_lookback(aws, value)
     _sweep(aws, investigate=fake)
     assert _targets(fake) == ["recent"]
     assert _checkpoint(aws) is not None
+
+
+
+# -- issue 18 item 3: failed jobs are swept too ----------------------------------------------
+
+
+def _job_outcomes(result) -> dict[str, dict[str, int]]:
+    return {j["kind"]: j["outcomes"] for j in result["jobs"]}
+
+
+def _job_checkpoints(aws) -> dict[str, datetime]:
+    value = json.loads(aws.services.ssm.get_parameter(Name=CHECKPOINT)["Parameter"]["Value"])
+    return {k: datetime.fromisoformat(v) for k, v in value.get("jobs", {}).items()}
+
+
+def test_a_job_only_failure_whose_event_was_lost_is_reported_by_the_next_sweep(aws):
+    seed_job(aws, "notebook-train-1", modified=NOW - 2 * H)
+    seed_job(aws, "etl-prep-1", kind="processing", modified=NOW - 3 * H)
+    seed_job(aws, "fine-1", status="Completed", modified=NOW - 2 * H)
+    seed_job(aws, "stopped-by-hand", status="Stopped", secondary="Stopped", modified=NOW - H)
+    seed_job(aws, "too-old", modified=NOW - 30 * H)  # before the initial lookback
+    fake = FakeInvestigate()
+    result = _sweep(aws, investigate=fake)
+    assert sorted((c["target"].job_kind, c["target"].name) for c in fake.calls) == [
+        ("processing", "etl-prep-1"), ("training", "notebook-train-1")]
+    assert _job_outcomes(result) == {"training": {"reported": 1}, "processing": {"reported": 1}}
+    assert len(aws.notifications()) == 2
+    assert all(c > NOW - timedelta(minutes=2) for c in _job_checkpoints(aws).values())
+    # the next sweep starts after them
+    again = FakeInvestigate()
+    _sweep(aws, investigate=again)
+    assert again.calls == [] and aws.notifications() == []
+
+
+def test_a_job_stopped_by_its_time_limit_is_a_failure(aws):
+    # TrainingJobSummary carries SecondaryStatus (botocore sagemaker service-2.json)
+    seed_job(aws, "long-run", status="Stopped", secondary="MaxRuntimeExceeded",
+             modified=NOW - H)
+    fake = FakeInvestigate()
+    sm = aws.services.sagemaker
+    original = sm.list_training_jobs
+
+    # moto's TrainingJobSummary lacks SecondaryStatus; AWS's has it
+    def with_secondary(**kwargs):
+        resp = original(**kwargs)
+        for s in resp["TrainingJobSummaries"]:
+            s.setdefault("SecondaryStatus", "MaxRuntimeExceeded")
+        return resp
+
+    sm.list_training_jobs = with_secondary
+    try:
+        _sweep(aws, investigate=fake)
+    finally:
+        del sm.list_training_jobs
+    assert [c["target"].name for c in fake.calls] == ["long-run"]
+
+
+def test_a_job_inside_a_reported_execution_is_not_reported_again(aws):
+    _set_checkpoint(aws, NOW - 6 * H)
+    seed_execution(aws, "run-7", "FAILED", started=NOW - 3 * H, stopped=NOW - 2 * H)
+    seed_job(aws, "train-7", modified=NOW - 2 * H - timedelta(minutes=1))  # its job (fake)
+    fake = FakeInvestigate()
+    result = _sweep(aws, investigate=fake)
+    assert [c["target"].kind for c in fake.calls] == ["execution"]
+    assert result["state_machines"][0]["outcomes"] == {"reported": 1}
+    assert _job_outcomes(result)["training"] == {"duplicate": 1}
+    [note] = aws.notifications()
+    assert "Target: execution" in note["Message"]
+
+
+def test_the_job_listing_is_bounded_and_a_cut_listing_holds_the_checkpoint(aws):
+    for i in range(3):
+        seed_job(aws, f"job-{i}", modified=NOW - (3 - i) * H)
+    settings = _with_sweep(aws, max_pages=1, page_size=2, job_kinds=("training",))
+    calls = []
+    sm = aws.services.sagemaker
+    original = sm.list_training_jobs
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    sm.list_training_jobs = spy
+    try:
+        result = _sweep(aws, settings=settings)
+    finally:
+        del sm.list_training_jobs
+    # one page per status, StatusEquals and a LastModifiedTime window from the checkpoint
+    assert [c["StatusEquals"] for c in calls] == ["Failed", "Stopped"]
+    assert all(c["MaxResults"] == 2 and c["LastModifiedTimeAfter"] < c["LastModifiedTimeBefore"]
+               for c in calls)
+    [jobs] = result["jobs"]
+    assert jobs["complete"] is False and jobs["outcomes"] == {"reported": 2}
+    assert "training" not in _job_checkpoints(aws) or \
+        _job_checkpoints(aws)["training"] <= NOW - 23 * H
+
+
+def test_the_training_prefix_scopes_the_job_sweep(aws):
+    seed_job(aws, "team-a-1", modified=NOW - H)
+    seed_job(aws, "team-b-1", modified=NOW - H)
+    fake = FakeInvestigate()
+    _sweep(aws, investigate=fake, settings=_with_sweep(aws, training_job_prefix="team-a-"))
+    assert [c["target"].name for c in fake.calls] == ["team-a-1"]
+
+
+def test_a_failure_left_failed_after_its_attempts_is_not_treated_as_handled(aws):
+    """Issue 18 item 2: a failure whose attempts ran out holds the checkpoint until a final
+    attempt reports it; it is never counted as handled without a report."""
+    _set_checkpoint(aws, NOW - 6 * H)
+    arn = seed_execution(aws, "run-poison", "FAILED", started=NOW - 5 * H, stopped=NOW - 4 * H)
+    store = ReportStore(aws.services.s3, BUCKET)
+    for i in range(2):
+        store.abandon(store.claim(f"execution:{arn}", f"req-{i}").claim, "AwsError: throttled")
+    fake = FakeInvestigate(raise_exc=RuntimeError("ThrottlingException"))
+    result = _sweep(aws, investigate=fake)
+    assert result["state_machines"][0]["outcomes"] == {"reported": 1}  # the final attempt
+    [note] = aws.notifications()
+    assert "run-poison" in note["Message"]

@@ -73,10 +73,12 @@ def test_read_permissions_are_exactly_what_the_collectors_call(template):
 
 def test_automation_permissions_cover_its_own_calls(template):
     paths = [Path(m.__file__) for m in (store, sweep, notify)]
-    called = _called(paths, {"s3": "s3", "ssm": "ssm", "sns": "sns", "stepfunctions": "states"})
+    called = _called(paths, {"s3": "s3", "ssm": "ssm", "sns": "sns", "stepfunctions": "states",
+                             "sagemaker": "sagemaker"})
     granted = {a for st in _statements(template) for a in _actions(st)}
     assert called == {"s3:PutObject", "s3:GetObject", "ssm:GetParameter", "ssm:PutParameter",
-                      "sns:Publish", "states:ListExecutions"}
+                      "sns:Publish", "states:ListExecutions", "sagemaker:ListTrainingJobs",
+                      "sagemaker:ListProcessingJobs"}
     assert called <= granted
 
 
@@ -114,3 +116,53 @@ def test_the_bucket_is_private_encrypted_tls_only_and_expires_reports(template):
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     rules = bucket["LifecycleConfiguration"]["Rules"]
     assert any(r.get("Prefix") == "reports/" and "ExpirationInDays" in r for r in rules)
+
+
+def _rules(template: dict[str, Any]) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
+    """(source, detail-type) → (pattern, where it goes): the function or the job queue."""
+    out = {}
+    events = template["Resources"]["InvestigatorFunction"]["Properties"]["Events"]
+    for e in events.values():
+        if e["Type"] == "EventBridgeRule":
+            p = e["Properties"]["Pattern"]
+            out[(p["source"][0], p["detail-type"][0])] = (p, "function")
+    for res in template["Resources"].values():
+        if res["Type"] == "AWS::Events::Rule":
+            p = res["Properties"]["EventPattern"]
+            [target] = res["Properties"]["Targets"]
+            out[(p["source"][0], p["detail-type"][0])] = (p, target["Arn"]["Fn::GetAtt"][0])
+    return out
+
+
+def test_every_event_the_handler_parses_is_routed_to_it(template):
+    """Each detail-type parse_event turns into a Failure has a rule with its failed status;
+    job events go through the delay queue the function consumes."""
+    from investigator.automation import events
+
+    rules = _rules(template)
+    assert set(rules) == {("aws.states", events.SFN_DETAIL_TYPE),
+                          ("aws.sagemaker", events.SAGEMAKER_TRAINING_DETAIL_TYPE),
+                          ("aws.sagemaker", events.SAGEMAKER_PROCESSING_DETAIL_TYPE)}
+    assert rules[("aws.states", events.SFN_DETAIL_TYPE)][1] == "function"
+    processing, where = rules[("aws.sagemaker", events.SAGEMAKER_PROCESSING_DETAIL_TYPE)]
+    assert where == "JobEventQueue"
+    assert processing["detail"] == {"ProcessingJobStatus": ["Failed"]}
+    [prefix] = processing["resources"]
+    assert ":processing-job/${ProcessingJobNamePrefix}" in prefix["prefix"]["Fn::Sub"]
+    assert rules[("aws.sagemaker", events.SAGEMAKER_TRAINING_DETAIL_TYPE)][1] == "JobEventQueue"
+
+
+def test_job_events_wait_in_a_delay_queue_the_function_consumes(template):
+    res = template["Resources"]
+    queue = res["JobEventQueue"]["Properties"]
+    assert queue["DelaySeconds"] == {"Ref": "JobPageDeferSeconds"}
+    assert template["Parameters"]["JobPageDeferSeconds"]["Default"] == 30
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert queue["VisibilityTimeout"] >= 6 * res["InvestigatorFunction"]["Properties"]["Timeout"]
+    [sqs] = [e["Properties"] for e in res["InvestigatorFunction"]["Properties"]["Events"].values()
+             if e["Type"] == "SQS"]
+    assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    granted = {a for st in _statements(template) for a in _actions(st)}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= granted
+    env = res["InvestigatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["PROCESSING_JOB_PREFIX"] == {"Ref": "ProcessingJobNamePrefix"}

@@ -161,6 +161,7 @@ def test_the_lambda_indexes_each_report_and_its_message_says_seen_before(s3):
     assert len(keys(s3, "index/")) == 3
     stored = [json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
               for k in keys(s3, "reports/") if k.endswith(".json") and "/_claims/" not in k
+              and "/_incidents/" not in k
               and not k.endswith(".bundle.json")]
     assert sorted((d["history"] or {}).get("count", 0) for d in stored) == [0, 1, 2]
     assert "Seen" not in published[0]

@@ -45,10 +45,11 @@ from investigator.demo.scenarios.common import (
 from investigator.demo.scenarios.crlf_entrypoint import CRLF_SM
 from investigator.demo.scenarios.healthy import RANKER_SM
 from investigator.demo.scenarios.max_runtime import RECSYS_SM
-from investigator.demo.seed import REGION, World
+from investigator.demo.seed import ACCOUNT, REGION, World
 
 __all__ = [
-    "BY_NAME", "CRLF_SM", "DLC", "FORECAST_SM", "RANKER_SM", "RECSYS_SM", "REGION", "REGISTRY",
+    "ACCOUNT", "BY_NAME", "CRLF_SM", "DLC", "FORECAST_SM", "RANKER_SM", "RECSYS_SM", "REGION",
+    "REGISTRY",
     "SCENARIOS", "Scenario", "execution_arn", "lambda_arn", "lifecycle", "sagemaker_task_state",
     "seed", "select", "state_machine_arn", "training_params",
 ]
