@@ -30,7 +30,8 @@ _PREFIX = "playbooks-"
 _SUFFIX = ".pickle"
 _KEEP = 8  # entries kept per cache directory (several checkouts, tests, versions)
 # The code whose behaviour decides what a validated rule holds: an edit there is a new key.
-_CODE = ("classifier/schema.py", "classifier/loader.py", "classifier/cache.py", "facts.py",
+_CODE = ("classifier/schema.py", "classifier/loader.py", "classifier/cache.py",
+         "classifier/tolerant.py", "facts.py",
          "models.py", "taxonomy.py", "usercache.py")
 __all__ = ["ENV_DISABLE", "cache_dir", "cached", "content_key"]
 
@@ -68,21 +69,23 @@ def _pydantic_version() -> str:
 
 
 def cached(root: Path, build: Callable[[Path], list[Any]],
-           valid: Callable[[Any], bool] = lambda _x: True) -> list[Any]:
+           valid: Callable[[Any], bool] = lambda _x: True, kind: str = _PREFIX) -> list[Any]:
     """`build(root)` from the cache when an entry for exactly this content exists.
 
     `valid` checks each unpickled item (e.g. isinstance Rule), so a foreign entry is ignored.
-    A build that raises is never cached: an invalid library fails on every run.
+    A build that raises is never cached: an invalid library fails on every run. `kind` keeps
+    apart entries derived from the same playbooks (validated rules, rewritten patterns): it is
+    the entry's file-name prefix.
     """
     if disabled():
         return build(root)
     key = content_key(root)
-    path = cache_dir() / f"{_PREFIX}{key}{_SUFFIX}"
+    path = cache_dir() / f"{kind}{key}{_SUFFIX}"
     hit = _read(path, key, valid)
     if hit is not None:
         return hit
     items = build(root)
-    _write(path, key, items)
+    _write(path, key, items, kind)
     return items
 
 
@@ -97,7 +100,7 @@ def _read(path: Path, key: str, valid: Callable[[Any], bool]) -> list[Any] | Non
     return items
 
 
-def _write(path: Path, key: str, items: list[Any]) -> None:
+def _write(path: Path, key: str, items: list[Any], kind: str = _PREFIX) -> None:
     """Write atomically (temp file + rename); silently skip when the cache is not writable."""
     tmp = None
     try:
@@ -107,16 +110,16 @@ def _write(path: Path, key: str, items: list[Any]) -> None:
             pickle.dump((key, items), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
         tmp = None
-        _prune(path.parent)
+        _prune(path.parent, kind)
     except Exception:  # read-only home, full disk, unpicklable item: run uncached
         if tmp:
             Path(tmp).unlink(missing_ok=True)
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: Path, kind: str = _PREFIX) -> None:
     """Keep the newest few entries; another run may be reading one we delete (it rebuilds)."""
     entries = []
-    for p in folder.glob(f"{_PREFIX}*{_SUFFIX}"):
+    for p in folder.glob(f"{kind}*{_SUFFIX}"):
         try:
             entries.append((p.stat().st_mtime, p))
         except OSError:

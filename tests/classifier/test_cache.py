@@ -156,3 +156,23 @@ def test_the_cache_can_be_turned_off(cache_home, playbooks, monkeypatch):
     monkeypatch.setenv(cache.ENV_DISABLE, "1")
     assert [r.id for r in load_rules(playbooks)] == ["cuda-b", "deps-a"]
     assert _entries(cache_home) == []
+
+
+def test_the_default_library_reuses_its_rewritten_patterns(cache_home, monkeypatch):
+    from investigator.classifier import engine, tolerant
+
+    first = engine.Library.build(load_rules())  # rewrites every pattern
+    engine.default_library.cache_clear()
+    engine.default_library()  # writes the rewritten patterns beside the validated rules
+    assert len(list((cache_home / "investigator").glob("patterns-*.pickle"))) == 1
+    engine.default_library.cache_clear()
+    engine._REWRITTEN.clear()
+
+    def refuse(regex: str, **_: object) -> str:
+        raise AssertionError(f"rewrote {regex!r} although the cache holds it")
+
+    monkeypatch.setattr(engine, "tolerant", refuse)
+    again = engine.default_library()
+    assert again.patterns.regexes == first.patterns.regexes
+    assert tolerant.tolerant("a: b") != "a: b"  # the real rewrite still does its work
+    engine.default_library.cache_clear()
