@@ -159,7 +159,7 @@ def _job_sources(
     """SageMaker, then the job's logs, its image and the instance knowledge."""
 
     def collect_sm() -> Collected:
-        c, _ = sm.collect_job(run.ctx, job, is_target=is_target)
+        c = sm.collect_job(run.ctx, job, is_target=is_target)
         if "sagemaker.status" not in c.facts and fallback:
             # DescribeTrainingJob unreadable: the `.sync` cause carries the same description.
             c.facts.update(sm.job_facts(fallback, job.kind))

@@ -76,7 +76,7 @@ def _action(job: JobRef) -> str:
     return f"sagemaker:Describe{kind}"
 
 
-def collect_job(ctx: AwsContext, job: JobRef, *, is_target: bool) -> tuple[Collected, dict | None]:
+def collect_job(ctx: AwsContext, job: JobRef, *, is_target: bool) -> Collected:
     """Facts and timeline of one job. As the target, unreadable means AwsError (exit 3)."""
     c = Collected()
     what = f"{job.kind} job {job.name}"
@@ -94,13 +94,13 @@ def collect_job(ctx: AwsContext, job: JobRef, *, is_target: bool) -> tuple[Colle
                 raise target_error(exc, what, ctx.region, _action(job)) from None
             c.gaps.append(gap_from_error(SOURCE, exc, _action(job), what))
         c.summary = c.gaps[-1].code
-        return c, None
+        return c
     c.facts = job_facts(desc, job.kind)
     c.timeline = job_timeline(desc, job.kind)
     status = c.facts.get("sagemaker.status", "?")
     secondary = c.facts.get("sagemaker.secondary_status")
     c.summary = f"{job.kind} job {status}" + (f"/{secondary}" if secondary else "")
-    return c, desc
+    return c
 
 
 def _get(d: Any, *path: str) -> Any:

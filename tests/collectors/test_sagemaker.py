@@ -15,7 +15,7 @@ from tests.collectors import helpers as h
 
 def _collect(session: boto3.Session, job: JobRef, *, is_target: bool = True):
     ctx = open_context(profile=None, region=h.REGION, deadline=None, session=session)
-    c, _ = sm.collect_job(ctx, job, is_target=is_target)
+    c = sm.collect_job(ctx, job, is_target=is_target)
     return c
 
 
@@ -200,6 +200,7 @@ def test_resource_not_found_is_a_clear_not_found(kind: str, operation: str) -> N
                                             "Requested resource not found.", 400)
         with pytest.raises(AwsError, match=f"{kind} job gone-9 not found in us-east-1") as info:
             sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=True)
-        c, desc = sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=False)
+        c = sm.collect_job(ctx, JobRef("gone-9", kind=kind), is_target=False)
     assert info.value.retryable is False
-    assert desc is None and [(g.source, g.code) for g in c.gaps] == [("sagemaker", "NotFound")]
+    assert "sagemaker.status" not in c.facts
+    assert [(g.source, g.code) for g in c.gaps] == [("sagemaker", "NotFound")]
