@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import boto3
 
@@ -44,6 +44,14 @@ _JOB_STATE_FACTS = {
 }
 
 
+class _CarriesCollected(Protocol):
+    @property
+    def collected(self) -> Collected: ...
+
+
+R = TypeVar("R", bound=_CarriesCollected)
+
+
 class _Run:
     """Accumulates what the collectors return and reports one progress line per source."""
 
@@ -54,18 +62,22 @@ class _Run:
         self.changes: list[Change] = []
         self.last_good: str | None = None
 
-    def step(self, name: str, fn: Callable[[], Collected], *, required: bool = False) -> bool:
-        """Run one collector unless the deadline is near; False when it did not run."""
+    def step(self, name: str, fn: Callable[[], R], *, required: bool = False) -> R | None:
+        """Run one collector unless the deadline is near; its result, None when it did not run.
+
+        Every collector returns a Collected, or a result that carries one (`.collected`) beside
+        what the pipeline needs next (the execution's job, the last good run's changes)."""
         if not required and self.ctx.out_of_time():
             self.skip_for_deadline(name, "deadline reached")
-            return False
+            return None
         before = self.ctx.counter.total
-        got = fn()
+        result = fn()
+        got = result.collected
         self.all.merge(got)
         calls = self.ctx.counter.total - before
         self.say(f"{name}: {calls} call{'s' if calls != 1 else ''}"
                  + (f", {got.summary}" if got.summary else ""))
-        return True
+        return result
 
     def skip_for_deadline(self, name: str, why: str) -> None:
         """A source not collected for lack of time: a named gap and a progress line."""
@@ -116,14 +128,8 @@ def investigate_target(
 
 
 def _execution(run: _Run, arn: str) -> None:
-    holder: dict[str, sfn.ExecutionResult] = {}
-
-    def collect() -> Collected:
-        holder["r"] = sfn.collect_execution(run.ctx, arn)
-        return holder["r"].collected
-
-    run.step("stepfunctions", collect, required=True)
-    res = holder["r"]
+    res = run.step("stepfunctions", lambda: sfn.collect_execution(run.ctx, arn), required=True)
+    assert res is not None  # a required step always runs
     cut_short = any(g.code == "Deadline" for g in res.collected.gaps)
     if res.job is None and cut_short:
         # The history read stopped before reaching the task: we do not know that no job ran.
@@ -166,7 +172,7 @@ def _job_sources(
             c.summary += ", facts from the Step Functions cause"
         return c
 
-    if not run.step("sagemaker", collect_sm, required=is_target):
+    if run.step("sagemaker", collect_sm, required=is_target) is None:
         return
     name = run.facts.get("sagemaker.job_name") or job.name
     logs_job = JobRef(name=name, kind=job.kind)
@@ -203,15 +209,10 @@ def _last_good(run: _Run, fn: Callable[[], lastgood.LastGood]) -> None:
                     "calls of this investigation; the optional last good run was skipped"))
         run.say("lastgood: skipped, throttled")
         return
-    holder: dict[str, lastgood.LastGood] = {}
-
-    def collect() -> Collected:
-        holder["r"] = fn()
-        return holder["r"].collected
-
-    if run.step("lastgood", collect):
-        run.changes = holder["r"].changes
-        run.last_good = holder["r"].last_good
+    found = run.step("lastgood", fn)
+    if found is not None:
+        run.changes = found.changes
+        run.last_good = found.last_good
 
 
 def _stop_facts(facts: dict[str, Any], timeline: list[TimelineEvent]) -> dict[str, Any]:

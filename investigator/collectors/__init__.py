@@ -45,6 +45,11 @@ class Collected:
     # One short phrase for the progress line, e.g. "failed state TrainModel".
     summary: str = ""
 
+    @property
+    def collected(self) -> Collected:
+        """Every collector's result carries a Collected; a plain one is its own."""
+        return self
+
     def merge(self, other: Collected) -> None:
         self.facts.update(other.facts)
         self.timeline.extend(other.timeline)
