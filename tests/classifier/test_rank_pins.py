@@ -117,3 +117,24 @@ def test_a_completed_job_inside_a_failed_pipeline_handled_its_log_errors(tmp_pat
     assert _verdict(tmp_path / "a", [OOM], log, facts).category == "none"
     facts_failed_job = {"sagemaker.status": "Failed", "sfn.status": "FAILED"}
     assert _verdict(tmp_path / "b", [OOM], log, facts_failed_job).category == "resources"
+
+
+def test_an_exception_line_with_no_message_continues_onto_the_next_lines(tmp_path):
+    # `AssertionError: ` (trailing space, no message): its message is the next lines, even
+    # unindented, up to three lines down.
+    log = ("No module named 'wandb'\n"
+           "AssertionError: \n"
+           "checkpoint keys differ:\n"
+           "missing: fc.bias\n"
+           "size mismatch for fc.weight: copying a param with shape [10, 512]")
+    assert _verdict(tmp_path / "a", [SIZE, MOD], log).rule == "size-mismatch"
+    # Four lines down is no longer its message.
+    far = log.replace("missing: fc.bias\n", "missing: fc.bias\nunexpected: fc2.bias\n")
+    assert _verdict(tmp_path / "b", [SIZE, MOD], far).rule == "module"
+
+
+def test_a_space_indented_line_continues_the_final_exception(tmp_path):
+    log = ("No module named 'wandb'\n"
+           "RuntimeError: loading state_dict failed for Net\n"
+           "    size mismatch for fc.weight: copying a param with shape [10, 512]")
+    assert _verdict(tmp_path, [SIZE, MOD], log).rule == "size-mismatch"
