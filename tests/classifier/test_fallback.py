@@ -28,7 +28,10 @@ def test_a_failure_no_rule_explains_gets_a_labelled_guess():
         assert f.title.startswith("Statistical guess")
         assert "not a diagnosis" in f.explanation
         assert f.evidence and log in f.evidence[0].text  # the telling line is still cited
-        assert inv.alternatives[0].category == "unknown"  # the marker that detected it
+        marker = inv.alternatives[0]  # the marker that detected it, ranked below the guess
+        assert marker.category == "unknown"
+        assert 0 < marker.confidence <= round(f.confidence - 0.01, 2)
+        assert marker.why_lower == "a generic failure marker: it says that the job failed, not why"
 
 
 def test_a_rule_that_fired_is_never_overridden():

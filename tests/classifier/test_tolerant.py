@@ -110,3 +110,14 @@ def test_unless_drops_a_line_that_also_matches_a_veto(tmp_path):
 )
 def test_rewrite_keeps_regex_meaning(regex, text, hit):
     assert bool(re2.search(tolerant(regex), text)) is hit
+
+
+def test_a_case_sensitive_rule_keeps_its_vetoes_case_sensitive(tmp_path):
+    from investigator.classifier import classify
+    from tests.classifier.test_engine import evidence, library, rule
+
+    strict = rule("strict", "code", priority=40, case_sensitive=True,
+                  patterns={"any": [{"regex": "Boom", "unless": ["Retrying"]}]})
+    lib = library(tmp_path, strict)
+    assert classify(evidence("Boom: retrying soon"), lib).finding.rule == "strict"
+    assert classify(evidence("Boom: Retrying soon"), lib).finding.category == "none"
