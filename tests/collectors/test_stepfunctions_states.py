@@ -173,8 +173,42 @@ def test_unreadable_child_keeps_the_parent_failure(aws: h.StubbedAws) -> None:
         ("AccessDenied", "states:DescribeExecution")]
     assert inv.failed_state == "RunTraining"
     assert res.job is not None and res.job.name == "child-job"
+    # The child's own error and cause, unwrapped from the parent's cause, and its job.
+    assert f["sfn.child_error"] == "States.TaskFailed"
+    assert "CapacityError: Unable to provision" in f["sfn.child_cause"]
+    assert (res.job.kind, res.job_started) == ("training", True)
+    assert (f["sfn.job_name"], f["sfn.job_kind"], f["sfn.job_started"]) == (
+        "child-job", "training", True)
+    assert res.cause_job is not None and res.cause_job["TrainingJobStatus"] == "Failed"
+    assert res.job_params is None
     # The classifier reads the child's error out of the parent's cause.
     assert inv.finding.category == "capacity"
+
+
+def test_unreadable_child_with_a_processing_job_names_it(aws: h.StubbedAws) -> None:
+    child = f"arn:aws:states:{h.REGION}:210987654321:execution:team-b-prep:child-run-2"
+    job_arn = f"arn:aws:sagemaker:{h.REGION}:210987654321:processing-job/child-prep"
+    inner = json.dumps({"ProcessingJobName": "child-prep", "ProcessingJobArn": job_arn,
+                        "ProcessingJobStatus": "Failed", "FailureReason": "ClientError: x"})
+    cause = json.dumps({"ExecutionArn": child, "Status": "FAILED", "Error": "States.TaskFailed",
+                        "Cause": inner})
+    b = h.HistoryBuilder()
+    b.enter("RunPrep")
+    res_type = "startExecution.sync:2"
+    b.schedule(res_type, {"StateMachineArn": child.rsplit(":", 1)[0]}, rtype="states")
+    b.started(res_type, rtype="states")
+    b.submitted(res_type, {"ExecutionArn": child, "StartDate": 1}, rtype="states")
+    b.task_failed(res_type, "States.TaskFailed", cause, rtype="states")
+    b.execution_failed("States.TaskFailed", cause)
+    arn = h.execution_arn("parent-prep")
+    aws.execution(arn, b.events)
+    aws.stub("stepfunctions").add_client_error(
+        "describe_execution", "AccessDeniedException", "not authorized",
+        expected_params={"executionArn": child})
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.job is not None
+    assert (res.job.name, res.job.kind, res.job.arn) == ("child-prep", "processing", job_arn)
+    assert res.collected.facts["sfn.nested_execution_arn"] == child
 
 
 def test_jsonata_state_machine_reads_like_jsonpath(aws: h.StubbedAws) -> None:
