@@ -97,7 +97,10 @@ def test_earlier_attempts_keep_their_errors(aws: h.StubbedAws) -> None:
     assert res.job is not None and res.job.name == "train-a3"
     assert f["sfn.attempts"] == 3
     prior = f["sfn.attempt_errors"]
-    assert len(prior) == 2 and all("CapacityError" in e for e in prior)
+    # Each attempt reads "attempt N: Error: FailureReason" (the cause cut to its telling part).
+    capacity = ("States.TaskFailed: CapacityError: Unable to provision requested ML compute "
+                "capacity. Please retry using a different ML instance type.")
+    assert prior == [f"attempt 1: {capacity}", f"attempt 2: {capacity}"]
     attempts = [t.event for t in res.collected.timeline if "attempt" in t.event]
     assert len(attempts) == 3
     assert "attempt 1" in attempts[0] and "CapacityError" in attempts[0]
