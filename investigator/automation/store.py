@@ -192,6 +192,15 @@ class ReportStore:
     def _put_record(self, key: str, record: dict[str, Any], **conditions: str) -> str:
         return self._put(key, json.dumps(record, sort_keys=True), "application/json", **conditions)
 
+    def _put_unless_raced(self, key: str, record: dict[str, Any], **conditions: str) -> str | None:
+        """Write under an S3 condition (IfNoneMatch/IfMatch); None when another writer won."""
+        try:
+            return self._put_record(key, record, **conditions)
+        except ClientError as exc:
+            if _error_code(exc) in _LOST_RACE:
+                return None
+            raise
+
     def read_claim(self, failure_key: str) -> tuple[dict[str, Any], str] | None:
         return self._read_record(self.claim_key(failure_key))
 
@@ -214,12 +223,9 @@ class ReportStore:
         key = self.claim_key(failure_key)
         record = self._record(failure_key, CLAIMED, owner, attempts=1, lease_s=self.lease_s)
         for _ in range(2):  # the second pass only if the claim vanished in between
-            try:
-                etag = self._put_record(key, record, IfNoneMatch="*")
+            etag = self._put_unless_raced(key, record, IfNoneMatch="*")
+            if etag is not None:
                 return ClaimResult("claimed", Claim(key, etag, record))
-            except ClientError as exc:
-                if _error_code(exc) not in _LOST_RACE:
-                    raise
             found = self.read_claim(failure_key)
             if found is not None:
                 return self._existing(failure_key, owner, *found)
@@ -240,12 +246,9 @@ class ReportStore:
         new = self._record(failure_key, CLAIMED, owner, attempts=attempts + 1,
                            lease_s=self.lease_s, previous_owner=record.get("owner"),
                            errors=errors[-MAX_KEPT_ERRORS:])
-        try:
-            new_etag = self._put_record(self.claim_key(failure_key), new, IfMatch=etag)
-        except ClientError as exc:
-            if _error_code(exc) in _LOST_RACE:
-                return ClaimResult("in_progress", record=record)
-            raise
+        new_etag = self._put_unless_raced(self.claim_key(failure_key), new, IfMatch=etag)
+        if new_etag is None:
+            return ClaimResult("in_progress", record=record)
         return ClaimResult("claimed", Claim(self.claim_key(failure_key), new_etag, new))
 
     def _lease_expired(self, record: dict[str, Any]) -> bool:
@@ -260,13 +263,7 @@ class ReportStore:
     def complete(self, claim: Claim, **result: Any) -> bool:
         """Mark the failure reported. False when our lease was taken over meanwhile."""
         record = {**claim.record, "state": "done", "updated_at": _iso(self.clock()), **result}
-        try:
-            self._put_record(claim.object_key, record, IfMatch=claim.etag)
-        except ClientError as exc:
-            if _error_code(exc) in _LOST_RACE:
-                return False
-            raise
-        return True
+        return self._put_unless_raced(claim.object_key, record, IfMatch=claim.etag) is not None
 
     def abandon(self, claim: Claim, reason: str) -> None:
         """Best effort: let a retry take over at once instead of waiting for the lease.
@@ -285,13 +282,8 @@ class ReportStore:
         Only creates: never overwrites a claim someone else holds.
         """
         record = self._record(failure_key, "done", owner, attempts=1, **result)
-        try:
-            self._put_record(self.claim_key(failure_key), record, IfNoneMatch="*")
-        except ClientError as exc:
-            if _error_code(exc) in _LOST_RACE:
-                return False
-            raise
-        return True
+        key = self.claim_key(failure_key)
+        return self._put_unless_raced(key, record, IfNoneMatch="*") is not None
 
     # -- incidents: who pages -------------------------------------------------------------
 
@@ -313,12 +305,9 @@ class ReportStore:
         record = {"incident": incident, "state": "open", "by": by, "owner": owner,
                   "report": report, "updated_at": _iso(self.clock()), **extra}
         for _ in range(2):  # the second pass only if the object vanished in between
-            try:
-                etag = self._put_record(key, record, IfNoneMatch="*")
+            etag = self._put_unless_raced(key, record, IfNoneMatch="*")
+            if etag is not None:
                 return IncidentGate(True, record, key, etag)
-            except ClientError as exc:
-                if _error_code(exc) not in _LOST_RACE:
-                    raise
             found = self.read_incident(incident)
             if found is not None:
                 existing, etag = found
@@ -335,12 +324,8 @@ class ReportStore:
         for _ in range(2):
             record = {**current, "state": "paged", "message_id": message_id,
                       "updated_at": _iso(self.clock())}
-            try:
-                self._put_record(gate.object_key, record, IfMatch=etag)
+            if self._put_unless_raced(gate.object_key, record, IfMatch=etag) is not None:
                 return True
-            except ClientError as exc:
-                if _error_code(exc) not in _LOST_RACE:
-                    raise
             found = self.read_incident(str(gate.record.get("incident", "")))
             if found is None or found[0].get("by") != gate.record.get("by"):
                 return False
@@ -351,10 +336,4 @@ class ReportStore:
         """Note a later path (e.g. the pipeline) on the incident; best effort, If-Match."""
         linked = [*gate.record.get("linked", []), by][-10:]
         record = {**gate.record, "linked": linked, **extra, "updated_at": _iso(self.clock())}
-        try:
-            self._put_record(gate.object_key, record, IfMatch=gate.etag)
-        except ClientError as exc:
-            if _error_code(exc) in _LOST_RACE:
-                return False
-            raise
-        return True
+        return self._put_unless_raced(gate.object_key, record, IfMatch=gate.etag) is not None
