@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
@@ -328,3 +330,12 @@ class StubbedAws:
 
 def execution_arn(name: str, machine: str = "training-pipeline") -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"
+
+
+@pytest.fixture(name="aws")
+def stubbed_aws() -> Iterator[StubbedAws]:
+    """`aws` as botocore Stubbers with AWS's documented responses (import it into a test
+    module to use it there instead of conftest's moto session)."""
+    stub = StubbedAws()
+    yield stub
+    stub.close()

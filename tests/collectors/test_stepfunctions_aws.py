@@ -8,23 +8,18 @@ shapes are AWS's own. Each test names the AWS source of the behaviour it relies 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from investigator.collectors import stepfunctions as sfn
 from tests.collectors import helpers as h
+from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
 
 TRAIN = "createTrainingJob.sync"
 JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
 
 
-@pytest.fixture
-def aws() -> Iterator[h.StubbedAws]:
-    stub = h.StubbedAws()
-    yield stub
-    stub.close()
 
 
 def _job_cause(job: str, reason: str) -> str:

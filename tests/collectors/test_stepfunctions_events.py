@@ -10,13 +10,14 @@ the cause and the job.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 
 from investigator.collectors import stepfunctions as sfn
 from tests.collectors import helpers as h
+from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
 
 TRAIN = "createTrainingJob.sync"
 JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
@@ -25,11 +26,6 @@ FUNCTION = f"arn:aws:lambda:{h.REGION}:{h.ACCOUNT}:function:prepare-data"
 MAP_RUN = f"arn:aws:states:{h.REGION}:{h.ACCOUNT}:mapRun:training-pipeline/Shards:0f3c"
 
 
-@pytest.fixture
-def aws() -> Iterator[h.StubbedAws]:
-    stub = h.StubbedAws()
-    yield stub
-    stub.close()
 
 
 @dataclass

@@ -7,26 +7,19 @@ model); classification through the real playbooks; reports through the real rend
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from investigator.classifier import classify
 from investigator.collectors import stepfunctions as sfn
 from investigator.models import Evidence, Investigation, Target
 from investigator.reporter import render
 from tests.collectors import helpers as h
+from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
 
 TRAIN = "createTrainingJob.sync"
 JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
 
 
-@pytest.fixture
-def aws() -> Iterator[h.StubbedAws]:
-    stub = h.StubbedAws()
-    yield stub
-    stub.close()
 
 
 def _investigate(aws: h.StubbedAws, arn: str, **extra_facts: object) -> tuple[

@@ -7,24 +7,18 @@ histories; the assertions are what a user reads (failed state, error, cause, job
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from botocore.stub import ANY
 
 from investigator.collectors import stepfunctions as sfn
 from tests.collectors import helpers as h
+from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
 
 TRAIN = "createTrainingJob.sync"
 PROCESS = "createProcessingJob.sync"
 JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
 
 
-@pytest.fixture
-def aws() -> Iterator[h.StubbedAws]:
-    stub = h.StubbedAws()
-    yield stub
-    stub.close()
 
 
 def _run(aws: h.StubbedAws, name: str, b: h.HistoryBuilder, status: str = "FAILED"
