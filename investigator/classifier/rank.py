@@ -103,17 +103,18 @@ def _only_logs(failure: RuleResult) -> bool:
     return not failure.rule.silent and bool(hits) and all(h.source == "logs" for h in hits)
 
 
-def _handled(failure: RuleResult, last_success: tuple[int, int], completed: bool) -> bool:
+def _handled(failure: RuleResult, last_success: tuple[int, int], *, failed: bool,
+             completed: bool, job_completed: bool) -> bool:
+    """Was this failure handled: the run completed, a success marker came after it, or it rests
+    on the log of a job that Completed (even when the pipeline around it failed afterwards: a
+    quality gate, a later state)?"""
     if failure.rule.silent:
         return False
     if completed:
         return True
-    log_hits = [h for h in failure.cited if h.source == "logs"]
-    return (
-        bool(log_hits)
-        and len(log_hits) == len(failure.cited)
-        and (max(h.order for h in log_hits) < last_success)
-    )
+    if not _only_logs(failure):
+        return False
+    return job_completed or (not failed and failure.last_order < last_success)
 
 
 def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None) -> Ranked:
@@ -128,14 +129,11 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
     last_success = max((s.result.last_order for s in successes), default=(-1, -1))
     handled: list[Scored] = []
     live: list[Scored] = []
-    # A job that Completed handled the errors in its own log, even when the pipeline around
-    # it failed afterwards (a quality gate, a later state): those lines are not the failure.
     job_completed = facts.get("sagemaker.status") in _SUCCEEDED["sagemaker.status"]
     for f in failures:
         scored = _score(f, terminal)
-        if (not failed and _handled(f, last_success, completed)) or (
-            job_completed and _only_logs(f)
-        ):
+        if _handled(f, last_success, failed=failed, completed=completed,
+                    job_completed=job_completed):
             handled.append(scored)
         else:
             live.append(scored)
