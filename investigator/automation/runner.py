@@ -30,6 +30,7 @@ from investigator.automation.sweep import CheckpointStore, SweepConfig, SweepRes
 from investigator.errors import AwsError, InputError, InvestigatorError
 from investigator.fleet.store import record_failure
 from investigator.models import Evidence, Gap, Investigation, Target
+from investigator.taxonomy import JOB_FAILED_STATUSES
 
 log = logging.getLogger("investigator.automation")
 
@@ -42,7 +43,7 @@ OutcomeStatus = Literal["reported", "updated", "linked", "duplicate", "in_progre
 # Collected facts a stale describe can contradict; the event's terminal value wins.
 _TERMINAL_EVENT_FACTS = {
     "sfn.status": SFN_FAILED_STATUSES,
-    "sagemaker.status": frozenset({"Failed", "Stopped"}),
+    "sagemaker.status": JOB_FAILED_STATUSES,
 }
 
 

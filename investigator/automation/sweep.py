@@ -45,6 +45,7 @@ from investigator.automation.events import (
     processing_job_failure,
     training_job_failure,
 )
+from investigator.taxonomy import JOB_FAILED_STATUSES
 from investigator.taxonomy import SFN_FAILED_STATUSES as FAILED_STATUSES
 
 # Not "in_progress" (another invocation may still fail) and not "error": those hold the
@@ -269,7 +270,7 @@ _JOB_API = {"training": "TrainingJobSummaries", "processing": "ProcessingJobSumm
 
 def _job_statuses(kind: str) -> tuple[str, ...]:
     # A training job stopped by its own time limit is Stopped (MaxRuntimeExceeded), a failure.
-    return ("Failed", "Stopped") if kind == "training" else ("Failed",)
+    return JOB_FAILED_STATUSES if kind == "training" else ("Failed",)
 
 
 def list_failed_jobs(
