@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from investigator.classifier import classify
 from investigator.errors import InputError
-from investigator.models import SCHEMA_VERSION, Evidence, Investigation
+from investigator.models import SCHEMA_VERSION, Evidence, Investigation, to_json, validate
 from investigator.outputs import write_atomic
 from investigator.redact import redact_model
 
 
 def save_bundle(evidence: Evidence, path: str | Path) -> Path:
     safe = redact_model(evidence)
-    return write_atomic(path, safe.model_dump_json(indent=2) + "\n")
+    return write_atomic(path, to_json(safe, indent=2) + "\n")
 
 
 def load_bundle(path: str | Path) -> Evidence:
@@ -38,8 +36,10 @@ def load_bundle(path: str | Path) -> Evidence:
             f"{path} has schema_version {version or '(none)'}; "
             f"this investigator reads {SCHEMA_VERSION}"
         )
+    from pydantic import ValidationError  # only here: reading outside data back
+
     try:
-        return Evidence.model_validate(data)
+        return validate(Evidence, data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])

@@ -16,7 +16,7 @@ from investigator import __version__
 from investigator.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLAYBOOK, InvestigatorError
 from investigator.taxonomy import CATEGORIES
 
-if TYPE_CHECKING:  # the models (pydantic) load with the command that needs them
+if TYPE_CHECKING:  # the models load with the command that needs them
     from investigator.models import Evidence, Investigation
 
 _EXT_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".txt": "text"}

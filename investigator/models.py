@@ -1,15 +1,20 @@
 """Typed data that flows between collectors, classifier and reporters.
 
-Every arrow in the pipeline is a plain function call on these models. They are pydantic
-models so a saved evidence bundle or investigation JSON is validated when read back.
+Every arrow in the pipeline is a plain function call on these models. They are frozen
+dataclasses: building one costs nothing at start-up (`investigate log` never imports
+pydantic). What comes from outside (a saved evidence bundle, a stored investigation) is
+validated when read back, by `validate()` with pydantic, which checks stdlib dataclasses
+field by field and refuses unknown keys (`__pydantic_config__`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+from functools import cache
+from typing import Any, ClassVar, Literal, TypeVar
 
 # The vocabulary is defined in investigator/taxonomy.py; re-exported for the models' users.
 from investigator.taxonomy import CATEGORIES as CATEGORIES
@@ -23,37 +28,51 @@ SCHEMA_VERSION = "1.1"
 TargetKind = Literal["execution", "job", "log", "bundle"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+M = TypeVar("M", bound="_Model")
+_frozen = dataclass(frozen=True, kw_only=True, slots=True)
 
 
-class Target(_Frozen):
+class _Model:
+    __slots__ = ()
+    # Read by pydantic when validate() checks data from outside: unknown keys are errors.
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    def replace(self: M, **changes: Any) -> M:
+        """A copy with some fields changed (not validated: our own code builds it)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@_frozen
+class Target(_Model):
     kind: TargetKind
     name: str
     job_kind: Literal["training", "processing"] | None = None
     region: str | None = None
 
 
-class LogEvent(_Frozen):
+@_frozen
+class LogEvent(_Model):
     """One log line as collected (CloudWatch event or a line of a file)."""
 
     message: str
     timestamp: datetime | None = None
 
 
-class LogStream(_Frozen):
+@_frozen
+class LogStream(_Model):
     """A bounded read of one log stream: the head and the tail, never the whole."""
 
     name: str
     group: str | None = None
-    events: list[LogEvent] = Field(default_factory=list)
+    events: list[LogEvent] = field(default_factory=list)
     # Line number of each event in the stream when known; None when the read skipped a middle part.
     first_line: int = 1
     truncated: bool = False
     skipped_events: int | None = None
 
 
-class Gap(_Frozen):
+@_frozen
+class Gap(_Model):
     """Something that could not be collected. Never a crash and never silence."""
 
     source: str
@@ -62,14 +81,16 @@ class Gap(_Frozen):
     missing_permission: str | None = None
 
 
-class TimelineEvent(_Frozen):
+@_frozen
+class TimelineEvent(_Model):
     time: datetime
     source: str
     event: str
     end: datetime | None = None
 
 
-class Change(_Frozen):
+@_frozen
+class Change(_Model):
     """A difference between the failed run and the last known good run."""
 
     field: str
@@ -77,24 +98,26 @@ class Change(_Frozen):
     after: Any = None
 
 
-class Evidence(_Frozen):
+@_frozen
+class Evidence(_Model):
     """The contract between collectors and classifier; what --save-bundle writes."""
 
     schema_version: str = SCHEMA_VERSION
     kind: Literal["evidence"] = "evidence"
     target: Target
-    facts: dict[str, Any] = Field(default_factory=dict)
-    logs: list[LogStream] = Field(default_factory=list)
-    gaps: list[Gap] = Field(default_factory=list)
-    timeline: list[TimelineEvent] = Field(default_factory=list)
-    changes: list[Change] = Field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    logs: list[LogStream] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     last_good: str | None = None
     api_calls: int = 0
     elapsed_s: float = 0.0
     collected_at: datetime | None = None
 
 
-class EvidenceLine(_Frozen):
+@_frozen
+class EvidenceLine(_Model):
     """A cited line: where it came from, its text, and a little context."""
 
     source: str
@@ -102,13 +125,14 @@ class EvidenceLine(_Frozen):
     line: int | None = None
     text: str
     timestamp: datetime | None = None
-    before: list[str] = Field(default_factory=list)
-    after: list[str] = Field(default_factory=list)
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
     # Character span of the matching part inside `text`, for highlighting.
     span: tuple[int, int] | None = None
 
 
-class Alternative(_Frozen):
+@_frozen
+class Alternative(_Model):
     category: Category
     rule: str
     confidence: float
@@ -116,17 +140,19 @@ class Alternative(_Frozen):
     why_lower: str = ""
 
 
-class Inconclusive(_Frozen):
+@_frozen
+class Inconclusive(_Model):
     """A rule that could not be ruled out because a source it needs was not readable."""
 
     category: Category
     rule: str
     title: str
     missing_sources: list[str]
-    missing_permissions: list[str] = Field(default_factory=list)
+    missing_permissions: list[str] = field(default_factory=list)
 
 
-class Finding(_Frozen):
+@_frozen
+class Finding(_Model):
     category: Category
     rule: str
     title: str
@@ -135,12 +161,13 @@ class Finding(_Frozen):
     retryable: bool
     explanation: str
     remediation: list[str]
-    evidence: list[EvidenceLine] = Field(default_factory=list)
-    repro: list[str] = Field(default_factory=list)
-    references: list[str] = Field(default_factory=list)
+    evidence: list[EvidenceLine] = field(default_factory=list)
+    repro: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
 
 
-class JobInfo(_Frozen):
+@_frozen
+class JobInfo(_Model):
     name: str | None = None
     arn: str | None = None
     kind: Literal["training", "processing"] | None = None
@@ -155,7 +182,8 @@ class JobInfo(_Frozen):
     ended: datetime | None = None
 
 
-class History(_Frozen):
+@_frozen
+class History(_Model):
     """Earlier failures with the same fingerprint, as the fleet index knew them."""
 
     count: int  # earlier failures, this one not included
@@ -165,7 +193,8 @@ class History(_Frozen):
     last_report: str | None = None
 
 
-class Investigation(_Frozen):
+@_frozen
+class Investigation(_Model):
     """The classifier's answer, with everything a reporter needs."""
 
     schema_version: str = SCHEMA_VERSION
@@ -173,14 +202,14 @@ class Investigation(_Frozen):
     source: str
     target: Target
     finding: Finding
-    alternatives: list[Alternative] = Field(default_factory=list)
-    inconclusive: list[Inconclusive] = Field(default_factory=list)
+    alternatives: list[Alternative] = field(default_factory=list)
+    inconclusive: list[Inconclusive] = field(default_factory=list)
     failed_state: str | None = None
     job: JobInfo | None = None
-    facts: dict[str, Any] = Field(default_factory=dict)
-    timeline: list[TimelineEvent] = Field(default_factory=list)
-    gaps: list[Gap] = Field(default_factory=list)
-    changes: list[Change] = Field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     last_good: str | None = None
     api_calls: int = 0
     elapsed_s: float = 0.0
@@ -192,3 +221,82 @@ class Investigation(_Frozen):
         from investigator.fleet.fingerprint import fingerprint_of
 
         return fingerprint_of(self)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """AWS timestamps as aware UTC datetimes (botocore parses some into local time)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and value > 0:
+        seconds = value / 1000 if value > 1e11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str) and value:
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return None
+
+
+def is_model(value: Any) -> bool:
+    return isinstance(value, _Model)
+
+
+def fields_of(model: _Model) -> dict[str, Any]:
+    """The model's fields, one level deep (nested models stay models)."""
+    return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}  # type: ignore[arg-type]
+
+
+def to_data(value: Any, *, json: bool = False) -> Any:
+    """Plain dicts and lists; with json=True only JSON types, datetimes as pydantic writes them."""
+    if isinstance(value, _Model):
+        return {k: to_data(v, json=json) for k, v in fields_of(value).items()}
+    if isinstance(value, dict):
+        return {(_json_key(k) if json else k): to_data(v, json=json) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_data(v, json=json) for v in value]
+        return tuple(items) if isinstance(value, tuple) and not json else items
+    return _json_scalar(value) if json else value
+
+
+def _json_key(key: Any) -> Any:
+    return key if isinstance(key, str | int | float | bool) or key is None else _json_scalar(key)
+
+
+def _json_scalar(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime):
+        # ISO 8601 with "Z" for UTC, as pydantic (and the schema's earlier JSON) writes it.
+        text = value.isoformat()
+        return text[:-6] + "Z" if value.utcoffset() == timedelta(0) else text
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return _json_scalar(value.value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def to_json(model: _Model, *, indent: int | None = None) -> str:
+    import json
+
+    return json.dumps(to_data(model, json=True), indent=indent, ensure_ascii=False)
+
+
+def validate(cls: type[M], data: Any) -> M:
+    """Data from outside checked into a model; raises pydantic.ValidationError."""
+    return _adapter(cls).validate_python(data)
+
+
+def validate_json(cls: type[M], text: str | bytes) -> M:
+    return _adapter(cls).validate_json(text)
+
+
+@cache
+def _adapter(cls: type) -> Any:
+    from pydantic import TypeAdapter  # only where outside data is read back
+
+    return TypeAdapter(cls)

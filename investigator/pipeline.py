@@ -237,7 +237,7 @@ def _evidence(
     facts = {"target.kind": target.kind, "target.name": target.name, **run.facts}
     region = target.region or ctx.region
     return Evidence(
-        target=target.model_copy(update={"region": region}),
+        target=target.replace(region=region),
         facts=facts,
         logs=run.all.logs,
         gaps=run.all.gaps,

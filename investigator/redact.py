@@ -12,7 +12,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 import re2
-from pydantic import BaseModel
+
+from investigator.models import fields_of, is_model
 
 MASK = "***REDACTED***"
 
@@ -106,6 +107,8 @@ def redact_value(value: Any, key: str | None = None) -> Any:
         return MASK
     if isinstance(value, str):
         return redact_text(value)
+    if is_model(value):
+        return type(value)(**{k: redact_value(v, k) for k, v in fields_of(value).items()})
     if isinstance(value, dict):
         return {k: redact_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -114,7 +117,6 @@ def redact_value(value: Any, key: str | None = None) -> Any:
 
 
 def redact_model(model: T) -> T:
-    """A copy of a pydantic model with every string in it redacted."""
-    assert isinstance(model, BaseModel)
-    data = redact_value(model.model_dump())
-    return type(model).model_validate(data)  # type: ignore[return-value]
+    """A copy of a model with every string in it redacted."""
+    assert is_model(model)
+    return redact_value(model)  # type: ignore[no-any-return]

@@ -232,3 +232,19 @@ def test_runbook_url_option_sets_every_link(oom, monkeypatch):
     r = run("log", str(oom), "--format", "json", "--runbook-url", "https://runbooks.example/ib")
     [data] = as_json(r)
     assert data["runbook"] == f"https://runbooks.example/ib/{data['category']}/{data['rule']}.md"
+
+
+def test_log_command_loads_no_heavy_library(oom: Path) -> None:
+    """Start-up: `investigate log` needs neither pydantic, YAML, boto3 nor jinja2 (issue 12)."""
+    probe = (
+        "import sys; from investigator.cli import main\n"
+        f"try: main(['log', {str(oom)!r}, '--format', 'json'])\n"
+        "except SystemExit: pass\n"
+        "heavy = {'pydantic', 'yaml', 'boto3', 'botocore', 'jinja2'} & set(sys.modules)\n"
+        "print(sorted(heavy), file=sys.stderr)\n"
+    )
+    # Run twice: the first run may build the playbook cache (which needs pydantic and YAML).
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert '"category": "resources"' in done.stdout
+    assert done.stderr.strip() == "[]"

@@ -17,7 +17,7 @@ import pytest
 from investigator.aws import open_context
 from investigator.errors import AwsError, InputError
 from investigator.facts import FACTS, unknown_facts
-from investigator.models import Evidence, Investigation, Target
+from investigator.models import Evidence, Investigation, Target, to_json, validate_json
 from investigator.pipeline import investigate_target
 from investigator.redact import MASK
 from tests.collectors import helpers as h
@@ -34,7 +34,7 @@ def _run(session: boto3.Session, target: Target, **kw: Any) -> tuple[Evidence, I
     assert unknown_facts(ev.facts) == []  # collectors only set registered facts
     wrong = {k: v for k, v in ev.facts.items() if not isinstance(v, FACTS[k].type)}
     assert wrong == {}  # ...with the registered types
-    Evidence.model_validate_json(ev.model_dump_json())  # the bundle round-trips
+    assert validate_json(Evidence, to_json(ev)) == ev  # the bundle round-trips
     return ev, inv, lines
 
 
@@ -205,7 +205,7 @@ def test_secrets_never_reach_the_evidence(aws: boto3.Session, paged_history: dic
                                           "RuntimeError: boom"], hp=hp,
                            env={"HUGGINGFACE_TOKEN": TOKEN})
     ev, inv, _ = _run(aws, _execution(arn))
-    dumped = ev.model_dump_json() + inv.model_dump_json()
+    dumped = to_json(ev) + to_json(inv)
     assert TOKEN not in dumped
     assert ev.facts["sagemaker.hyperparameters"]["hf_token"] == MASK
     assert TOKEN not in ev.facts["sfn.cause"]  # the .sync cause embeds the hyperparameters
@@ -288,7 +288,7 @@ def test_unknown_profile_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_bundle_json_has_the_issue_fields(aws: boto3.Session, paged_history: dict) -> None:  # noqa: F811
     arn = _failed_training(aws, "json-1", ["RuntimeError: x"])
     ev, _, _ = _run(aws, _execution(arn))
-    data = json.loads(ev.model_dump_json())
+    data = json.loads(to_json(ev))
     assert {"facts", "logs", "gaps", "timeline", "changes", "api_calls", "elapsed_s"} <= set(data)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from investigator.models import Evidence, Target
+from investigator.models import Evidence, Target, to_json
 from investigator.redact import (
     _RULES,
     MASK,
@@ -106,7 +106,7 @@ def test_hyperparameters_keep_tokenizer_settings_and_lose_secrets():
 def test_model_is_redacted_everywhere():
     evidence = Evidence(target=Target(kind="log", name="HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345"))
     out = redact_model(evidence)
-    assert "hf_AbCdEf" not in out.model_dump_json()
+    assert "hf_AbCdEf" not in to_json(out)
 
 
 def test_an_empty_secret_stays_visibly_empty():

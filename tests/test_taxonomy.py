@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from investigator import models, taxonomy
 from investigator.classifier.loader import default_playbook_dir
 
@@ -33,7 +36,12 @@ def test_design_doc_taxonomy_table_matches_the_taxonomy():
 def test_the_models_validate_exactly_the_taxonomy():
     assert taxonomy.Category.__args__ == taxonomy.CATEGORIES
     assert models.CATEGORIES is taxonomy.CATEGORIES
-    assert models.Finding.model_fields["category"].annotation == taxonomy.Category
+    finding = {"rule": "r", "title": "t", "confidence": 0.5, "confidence_label": "medium",
+               "retryable": False, "explanation": "e", "remediation": []}
+    for category in taxonomy.CATEGORIES:
+        assert models.validate(models.Finding, {**finding, "category": category}).category == category
+    with pytest.raises(ValidationError):
+        models.validate(models.Finding, {**finding, "category": "weather"})
 
 
 def test_every_playbook_folder_is_a_category():

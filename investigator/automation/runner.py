@@ -29,7 +29,7 @@ from investigator.automation.store import (
 from investigator.automation.sweep import CheckpointStore, SweepConfig, SweepResult, run_sweep
 from investigator.errors import AwsError, InputError, InvestigatorError
 from investigator.fleet.store import record_failure
-from investigator.models import Evidence, Gap, Investigation, Target
+from investigator.models import Evidence, Gap, Investigation, Target, to_json
 from investigator.taxonomy import JOB_FAILED_STATUSES
 
 log = logging.getLogger("investigator.automation")
@@ -241,7 +241,7 @@ def _with_event_facts(evidence: Evidence, failure: Failure) -> Evidence:
         log.info("stale describe", extra={"key": failure.key, "event": stale,
                                           "described": described})
     facts = {**missing, **evidence.facts, **stale, **described}
-    return evidence.model_copy(update={"facts": facts})
+    return evidence.replace(facts=facts)
 
 
 def investigate_failure(
@@ -275,7 +275,7 @@ def _render(evidence: Evidence, inv: Investigation) -> tuple[str, str, str]:
     from investigator.redact import redact_model
     from investigator.reporter import render
 
-    bundle = redact_model(evidence).model_dump_json(indent=2) + "\n"
+    bundle = to_json(redact_model(evidence), indent=2) + "\n"
     return render(inv, "html"), render(inv, "json"), bundle
 
 

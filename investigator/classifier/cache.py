@@ -3,10 +3,12 @@
 Parsing and validating every playbook costs more than classifying a typical log, so the
 validated rules are pickled under the user's cache directory, keyed by a hash of what they
 were built from: every file under the playbook root (names and bytes), the code that
-validates them, and the Python and pydantic versions. Any edit is a new key, so a stale
-entry is never read. Entries are written to a temp file and renamed, so concurrent runs
-only ever see a whole entry; an unreadable, corrupt or foreign entry is ignored and rebuilt;
-an unwritable cache directory only costs the speed-up.
+validates them, and the Python and pydantic versions (pydantic's version file is hashed,
+not imported: the rules are plain dataclasses, so reading them back needs neither pydantic
+nor YAML). Any edit is a new key, so a stale entry is never read. Entries are written to a
+temp file and renamed, so concurrent runs only ever see a whole entry; an unreadable,
+corrupt or foreign entry is ignored and rebuilt; an unwritable cache directory only costs
+the speed-up.
 
 The cache holds what this program wrote for this user; like the playbooks themselves it is
 trusted input (anyone who can write the user's cache directory can already run code as them).
@@ -15,10 +17,10 @@ trusted input (anyone who can write the user's cache directory can already run c
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,11 @@ __all__ = ["ENV_DISABLE", "cache_dir", "cached", "content_key"]
 def content_key(root: Path) -> str:
     """A hash of every file under `root` (relative name and bytes) and of the code version."""
     h = hashlib.sha256()
-    h.update(f"{__version__}|{sys.version}|{_pydantic_version()}".encode())
+    h.update(f"{__version__}|{sys.version}".encode())
     package = Path(__file__).resolve().parent.parent
     for rel in _CODE:
         _add_file(h, rel, package / rel)
+    _add_file(h, "pydantic/version.py", _pydantic_version_file())
     files = []
     for folder, dirs, names in os.walk(root):  # os.walk: a tenth of rglob's cost
         dirs.sort()
@@ -63,9 +66,10 @@ def _add_file(h: Any, name: str, path: str | Path) -> None:
     h.update(len(data).to_bytes(8, "big") + data)
 
 
-def _pydantic_version() -> str:
-    pydantic = sys.modules.get("pydantic")
-    return getattr(pydantic, "VERSION", "") if pydantic else ""
+def _pydantic_version_file() -> str:
+    spec = importlib.util.find_spec("pydantic")
+    origin = spec.origin if spec else None
+    return os.path.join(os.path.dirname(origin), "version.py") if origin else ""
 
 
 def cached(root: Path, build: Callable[[Path], list[Any]],
@@ -102,6 +106,8 @@ def _read(path: Path, key: str, valid: Callable[[Any], bool]) -> list[Any] | Non
 
 def _write(path: Path, key: str, items: list[Any], kind: str = _PREFIX) -> None:
     """Write atomically (temp file + rename); silently skip when the cache is not writable."""
+    import tempfile  # only on a miss (its import pulls in `random`)
+
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from investigator.models import (
     Investigation,
     JobInfo,
     LogStream,
+    as_datetime,
 )
 
 # Engine-internal pattern: the final line of a Python traceback (or any "XxxError: ..." line).
@@ -186,7 +187,7 @@ def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
         title=unknown.title,
         why_lower="a generic failure marker: it says that the job failed, not why",
     )
-    return inv.model_copy(update={"finding": finding, "alternatives": [demoted, *inv.alternatives]})
+    return inv.replace(finding=finding, alternatives=[demoted, *inv.alternatives])
 
 
 def fallback_text(inv: Investigation, stats: ScanStats) -> str:
@@ -213,9 +214,7 @@ def _no_input(inv: Investigation, stats: ScanStats) -> Investigation:
         else f"the log holds no text ({stats.log_bytes} bytes, all whitespace)"
     )
     gap = Gap(source="logs", code=code, message=message)
-    return inv.model_copy(
-        update={"finding": nothing_to_examine(binary), "gaps": [*inv.gaps, gap]}
-    )
+    return inv.replace(finding=nothing_to_examine(binary), gaps=[*inv.gaps, gap])
 
 
 def _without_ignored(hits: dict[int, list[Hit]], library: Library) -> dict[int, list[Hit]]:
@@ -286,9 +285,9 @@ def _job_info(facts: dict[str, Any]) -> JobInfo | None:
         instance_type=facts.get("sagemaker.instance_type"),
         instance_count=facts.get("sagemaker.instance_count"),
         image=facts.get("sagemaker.image"),
-        created=facts.get("sagemaker.created"),
-        started=facts.get("sagemaker.started"),
-        ended=facts.get("sagemaker.ended"),
+        created=as_datetime(facts.get("sagemaker.created")),
+        started=as_datetime(facts.get("sagemaker.started")),
+        ended=as_datetime(facts.get("sagemaker.ended")),
     )
 
 

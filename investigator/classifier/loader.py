@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from investigator.classifier.schema import Rule
+from investigator.classifier.schema import Rule, parse_rule
 from investigator.models import CATEGORIES
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class PlaybookError(Exception):
@@ -43,8 +45,10 @@ def load_rule(path: Path) -> Rule:
         raise PlaybookError(f"{path}: cannot read YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise PlaybookError(f"{path}: a playbook must be a YAML mapping")
+    from pydantic import ValidationError  # only on a cache miss: start-up time
+
     try:
-        rule = Rule.model_validate(data)
+        rule = parse_rule(data)
     except ValidationError as exc:
         raise PlaybookError(_format_validation(path, exc)) from None
     if rule.id != path.stem:

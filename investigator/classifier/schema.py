@@ -1,16 +1,20 @@
 """Typed schema of a playbook rule (one YAML file per rule).
 
-Validation happens at load time so a broken rule is a load error naming the file and the
-field, never a rule that silently never matches.
+Validation happens at load time (`parse_rule`) so a broken rule is a load error naming the
+file and the field, never a rule that silently never matches. The rules are frozen
+dataclasses: pydantic checks the types of a YAML mapping against them (it validates stdlib
+dataclasses and runs their `__post_init__` checks), but a cached rule set loads without
+importing pydantic at all (start-up time of `investigate log`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, ClassVar, Literal
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from investigator.facts import DEFAULT_PATTERN_SOURCES, FACTS, TEXT_SOURCES
 from investigator.models import Category, Source
@@ -32,8 +36,13 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w.]*)(?:\|([^{}]*))?\}")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+_frozen = dataclass(frozen=True, kw_only=True, slots=True)
+
+
+class _Strict:
+    __slots__ = ()
+    # Read by pydantic in parse_rule(): a key the schema does not know is an error.
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
 
 def _check_regex(pattern: str) -> str:
@@ -44,6 +53,18 @@ def _check_regex(pattern: str) -> str:
     return pattern
 
 
+def _check_length(name: str, value: Any, low: int, high: int | None = None) -> None:
+    if len(value) < low or (high is not None and len(value) > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must have {bound} items or characters, got {len(value)}")
+
+
+def _check_range(name: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+
+
+@_frozen
 class Pattern(_Strict):
     """One regex (RE2 syntax, matched per line) and the text sources it is searched in.
 
@@ -51,59 +72,43 @@ class Pattern(_Strict):
     spacing around ": ", known line prefixes before a leading ^. `case_sensitive: true`
     (here or on the rule) opts out of case folding; `unless` lists regexes that, when they
     also match the same line, make that line not a hit (e.g. pip's resolver notice for a
-    generic "ERROR:" pattern).
+    generic "ERROR:" pattern). In YAML the sources are written `in:`.
     """
 
     regex: str
-    in_: tuple[str, ...] = Field(default=DEFAULT_PATTERN_SOURCES, alias="in")
+    in_: tuple[str, ...] = DEFAULT_PATTERN_SOURCES
     case_sensitive: bool | None = None  # None: the rule's setting
     unless: tuple[str, ...] = ()
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @field_validator("regex")
-    @classmethod
-    def _regex_compiles(cls, v: str) -> str:
-        return _check_regex(v)
-
-    @field_validator("unless")
-    @classmethod
-    def _unless_compiles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check_regex(x) for x in v)
-
-    @field_validator("in_")
-    @classmethod
-    def _known_sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [s for s in v if s not in TEXT_SOURCES]
+    def __post_init__(self) -> None:
+        _check_regex(self.regex)
+        for x in self.unless:
+            _check_regex(x)
+        unknown = [s for s in self.in_ if s not in TEXT_SOURCES]
         if unknown:
             raise ValueError(f"unknown pattern source(s) {unknown}; known: {list(TEXT_SOURCES)}")
-        return v
 
     @property
     def group_names(self) -> set[str]:
         return set(re2.compile(self.regex).groupindex)
 
 
-def _as_pattern(v: Any) -> Any:
-    return {"regex": v} if isinstance(v, str) else v
-
-
+@_frozen
 class Patterns(_Strict):
-    any: list[Pattern] = Field(default_factory=list)
-    all: list[Pattern] = Field(default_factory=list)
-    none: list[Pattern] = Field(default_factory=list)
+    any: list[Pattern] = field(default_factory=list)
+    all: list[Pattern] = field(default_factory=list)
+    none: list[Pattern] = field(default_factory=list)
     # When set, the hits of `all` (and one of `any`) must lie within this many lines.
-    window: int | None = Field(default=None, ge=1, le=100_000)
+    window: int | None = None
 
-    @field_validator("any", "all", "none", mode="before")
-    @classmethod
-    def _strings_to_patterns(cls, v: Any) -> Any:
-        return [_as_pattern(x) for x in v] if isinstance(v, list) else v
+    def __post_init__(self) -> None:
+        _check_range("window", self.window, 1, 100_000)
 
     def positive(self) -> list[Pattern]:
         return [*self.any, *self.all]
 
 
+@_frozen
 class Condition(_Strict):
     fact: str
     op: Operator
@@ -111,15 +116,9 @@ class Condition(_Strict):
     # What the condition evaluates to when the fact is absent (log-only investigations).
     if_missing: bool = False
 
-    @field_validator("fact")
-    @classmethod
-    def _known_fact(cls, v: str) -> str:
-        if v not in FACTS:
-            raise ValueError(f"unknown fact {v!r} (not in investigator.facts.FACTS)")
-        return v
-
-    @model_validator(mode="after")
-    def _value_fits_op(self) -> Condition:
+    def __post_init__(self) -> None:
+        if self.fact not in FACTS:
+            raise ValueError(f"unknown fact {self.fact!r} (not in investigator.facts.FACTS)")
         if self.op == "in" and not isinstance(self.value, list):
             raise ValueError("op 'in' needs a list value")
         if self.op in ("gt", "lt") and not isinstance(self.value, int | float):
@@ -132,43 +131,37 @@ class Condition(_Strict):
             raise ValueError("op 'exists' needs true or false")
         if self.op == "group_not_in" and not isinstance(self.value, str):
             raise ValueError("op 'group_not_in' needs the name of a pattern group as value")
-        return self
 
 
+@_frozen
 class ExampleGap(_Strict):
     source: Source
     code: str = "AccessDenied"
     missing_permission: str | None = None
 
 
+@_frozen
 class Example(_Strict):
     name: str
     expect: Expect
     log: str = ""
-    facts: dict[str, Any] = Field(default_factory=dict)
-    gaps: list[ExampleGap] = Field(default_factory=list)
-    cites: list[str] = Field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    gaps: list[ExampleGap] = field(default_factory=list)
+    cites: list[str] = field(default_factory=list)
 
-    @field_validator("facts")
-    @classmethod
-    def _known_facts(cls, v: dict[str, Any]) -> dict[str, Any]:
-        unknown = [k for k in v if k not in FACTS]
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.facts if k not in FACTS]
         if unknown:
             raise ValueError(f"unknown fact(s) {unknown}")
-        return v
-
-    @field_validator("gaps", mode="before")
-    @classmethod
-    def _gap_shorthand(cls, v: Any) -> Any:
-        return [{"source": g} if isinstance(g, str) else g for g in v] if isinstance(v, list) else v
 
 
+@_frozen
 class Rule(_Strict):
     id: str
-    title: str = Field(min_length=5, max_length=140)
+    title: str
     category: Category
     confidence: Confidence
-    priority: int = Field(default=50, ge=0, le=100)
+    priority: int = 50
     retryable: bool
     # Fires even when the job ended successfully (e.g. a silent CPU fallback).
     silent: bool = False
@@ -179,32 +172,27 @@ class Rule(_Strict):
     # Tolerant matching folds case by default; a rule whose patterns depend on case (a
     # log level in capitals, a CamelCase exception name) sets this.
     case_sensitive: bool = False
-    requires: list[Source] = Field(default_factory=lambda: ["logs"])
-    patterns: Patterns = Field(default_factory=Patterns)
-    conditions: list[Condition] = Field(default_factory=list)
-    explanation: str = Field(min_length=20)
-    remediation: list[str] = Field(min_length=1)
-    repro: list[str] = Field(default_factory=list)
-    references: list[str] = Field(min_length=1)
-    examples: list[Example] = Field(min_length=2)
+    requires: list[Source] = field(default_factory=lambda: ["logs"])
+    patterns: Patterns = field(default_factory=Patterns)
+    conditions: list[Condition] = field(default_factory=list)
+    explanation: str
+    remediation: list[str]
+    repro: list[str] = field(default_factory=list)
+    references: list[str]
+    examples: list[Example]
 
-    @field_validator("id")
-    @classmethod
-    def _id_shape(cls, v: str) -> str:
-        if not _ID.match(v):
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
             raise ValueError("id must be lowercase letters, digits and hyphens")
-        return v
-
-    @field_validator("references")
-    @classmethod
-    def _https(cls, v: list[str]) -> list[str]:
-        bad = [u for u in v if not u.startswith("https://")]
+        _check_length("title", self.title, 5, 140)
+        _check_range("priority", self.priority, 0, 100)
+        _check_length("explanation", self.explanation, 20)
+        _check_length("remediation", self.remediation, 1)
+        _check_length("references", self.references, 1)
+        _check_length("examples", self.examples, 2)
+        bad = [u for u in self.references if not u.startswith("https://")]
         if bad:
             raise ValueError(f"references must be https URLs: {bad}")
-        return v
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Rule:
         if not self.patterns.positive() and not self.conditions:
             raise ValueError("a rule needs at least one `any`/`all` pattern or a condition")
         expects = {e.expect for e in self.examples}
@@ -215,7 +203,6 @@ class Rule(_Strict):
         for c in self.conditions:
             if c.op == "group_not_in" and c.value not in groups:
                 raise ValueError(f"condition group {c.value!r} is not a group of the patterns")
-        return self
 
     def _check_placeholders(self) -> None:
         """Every placeholder names a fact or a group, and says what to show when absent.
@@ -249,3 +236,49 @@ class Rule(_Strict):
 
 
 PLACEHOLDER = _PLACEHOLDER
+
+
+def parse_rule(data: dict[str, Any]) -> Rule:
+    """A rule from its YAML mapping; raises pydantic.ValidationError naming the field."""
+    return _rule_adapter().validate_python(_shorthands(data))
+
+
+@cache
+def _rule_adapter() -> Any:
+    from pydantic import TypeAdapter  # only when a playbook is read from YAML (cache miss)
+
+    return TypeAdapter(Rule)
+
+
+def _shorthands(data: Any) -> Any:
+    """The YAML conveniences: a pattern may be a bare regex string (its sources under `in`),
+    an example's gap a bare source name."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    patterns = out.get("patterns")
+    if isinstance(patterns, dict):
+        lists = ("any", "all", "none")
+        out["patterns"] = {
+            k: [_pattern(x) for x in v] if k in lists and isinstance(v, list) else v
+            for k, v in patterns.items()
+        }
+    examples = out.get("examples")
+    if isinstance(examples, list):
+        out["examples"] = [_example(e) for e in examples]
+    return out
+
+
+def _pattern(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"regex": value}
+    if isinstance(value, dict) and "in" in value:
+        value = {("in_" if k == "in" else k): v for k, v in value.items()}
+    return value
+
+
+def _example(value: Any) -> Any:
+    if isinstance(value, dict) and isinstance(value.get("gaps"), list):
+        gaps = [{"source": g} if isinstance(g, str) else g for g in value["gaps"]]
+        return {**value, "gaps": gaps}
+    return value

@@ -9,10 +9,9 @@ rule out" with the missing permission.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from investigator.models import Gap, LogStream, TimelineEvent
+from investigator.models import Gap, LogStream, TimelineEvent, as_datetime
 
 JobKind = Literal["training", "processing"]
 
@@ -61,22 +60,6 @@ def iso(value: Any) -> str | None:
     """AWS timestamps (datetime, epoch seconds or ms) as ISO 8601 strings."""
     dt = as_datetime(value)
     return dt.isoformat() if dt else None
-
-
-def as_datetime(value: Any) -> datetime | None:
-    """AWS timestamps as aware UTC datetimes (botocore parses some into local time)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float) and value > 0:
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    if isinstance(value, str) and value:
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return None
 
 
 __all__ = ["REGISTRY", "Collected", "JobKind", "JobRef", "as_datetime", "iso"]

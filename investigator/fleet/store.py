@@ -168,4 +168,4 @@ def record_failure(
     except (ClientError, BotoCoreError) as exc:
         log.warning("fleet index not written", extra={"key": failure_key, "error": str(exc)})
         return inv
-    return inv.model_copy(update={"history": history}) if history else inv
+    return inv.replace(history=history) if history else inv

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import re2
-from pydantic import BaseModel
+
+from investigator.models import fields_of, is_model
 
 # C0 controls except tab and newline, DEL, C1 controls (which include the 8-bit CSI).
 _CONTROLS = re2.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -83,6 +84,8 @@ def valid_span(text: str, span: tuple[int, int] | None) -> tuple[int, int] | Non
 def _neutralise(value: Any) -> Any:
     if isinstance(value, str):
         return strip_controls(value)
+    if is_model(value):
+        return type(value)(**{k: _neutralise(v) for k, v in fields_of(value).items()})
     if isinstance(value, dict):
         return {_neutralise(k): _neutralise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -91,7 +94,6 @@ def _neutralise(value: Any) -> Any:
 
 
 def neutralise_model(model: T) -> T:
-    """A copy of a pydantic model with every string (keys too) through strip_controls."""
-    assert isinstance(model, BaseModel)
-    data = _neutralise(model.model_dump(mode="python"))
-    return type(model).model_validate(data)  # type: ignore[return-value]
+    """A copy of a model with every string (keys too) through strip_controls."""
+    assert is_model(model)
+    return _neutralise(model)  # type: ignore[no-any-return]

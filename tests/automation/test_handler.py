@@ -221,7 +221,7 @@ class _StaleDescribe(FakeInvestigate):
         evidence, _ = super().__call__(target, **kwargs)
         from investigator.classifier import classify
 
-        stale = evidence.model_copy(update={"facts": {**evidence.facts, "sfn.status": "RUNNING"}})
+        stale = evidence.replace(facts={**evidence.facts, "sfn.status": "RUNNING"})
         return stale, classify(stale)
 
 

@@ -9,7 +9,7 @@ import sys
 
 from investigator.classifier import classify, default_library
 from investigator.classifier.fallback import MAX_CONFIDENCE, RULE_ID
-from investigator.models import Gap
+from investigator.models import Gap, to_json
 from tests.classifier.test_engine import evidence
 
 # Generic failure markers only (an ERROR line), but the words are those of a category.
@@ -60,7 +60,7 @@ def test_no_guess_without_log_text():
 
 def test_the_guess_is_deterministic():
     runs = {
-        classify(evidence(UNEXPLAINED_OOM), default_library()).finding.model_dump_json()
+        to_json(classify(evidence(UNEXPLAINED_OOM), default_library()).finding)
         for _ in range(3)
     }
     assert len(runs) == 1

@@ -21,7 +21,7 @@ from investigator.cli import main
 from investigator.fleet.records import from_investigation
 from investigator.fleet.sources import read_folder
 from investigator.fleet.store import FleetIndex
-from investigator.models import Evidence
+from investigator.models import Evidence, to_json
 from investigator.reporter import render
 from tests.fleet.conftest import REGION, make_inv
 
@@ -56,7 +56,7 @@ def reports(tmp_path: Path) -> Path:
         stem = lam / f"TrainPipeline.run-{seed}"
         Path(f"{stem}.json").write_text(render(inv, "json"))
         Path(f"{stem}.html").write_text(render(inv, "html"))
-        Path(f"{stem}.bundle.json").write_text(Evidence(target=inv.target).model_dump_json())
+        Path(f"{stem}.bundle.json").write_text(to_json(Evidence(target=inv.target)))
     (tmp_path / "notes.json").write_text('{"hello": "world"}')  # not a report
     (tmp_path / "broken.json").write_text('{"rule": ')
     return tmp_path

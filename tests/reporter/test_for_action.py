@@ -27,11 +27,11 @@ def _visible(out: str) -> str:
 
 
 def _strong(inv: Investigation, **over) -> Investigation:
-    f = inv.finding.model_copy(update={"category": "resources", "rule": "resources-oom-killed",
-                                       "confidence": 0.9, "confidence_label": "high",
-                                       "remediation": ["Use an instance with more memory."],
-                                       **over})
-    return inv.model_copy(update={"finding": f})
+    f = inv.finding.replace(category="resources", rule="resources-oom-killed",
+                                       confidence=0.9, confidence_label="high",
+                                       remediation=["Use an instance with more memory."],
+                                       **over)
+    return inv.replace(finding=f)
 
 
 # ------------------------------------------------------------ 1. unread sources are headline
@@ -81,7 +81,7 @@ def test_one_row_per_unread_source_with_the_plausible_few(blind_inv):
 def test_gpu_rules_stay_plausible_on_a_gpu_instance(blind_inv):
     facts = {**blind_inv.facts, "sagemaker.instance_type": "ml.g5.xlarge"}
     facts.pop("instance.gpu_count")
-    gpu = blind_inv.model_copy(update={"facts": facts})
+    gpu = blind_inv.replace(facts=facts)
     [row] = view.build(gpu).open_sources
     assert any(r.category == "cuda" for r in row.plausible)
 
@@ -108,8 +108,8 @@ def test_could_not_rule_out_is_short_and_the_full_list_folds(blind_inv, fmt):
 def test_unexplained_or_low_confidence_says_retry_is_unknown(blind_inv, sfn_inv, fmt):
     out = render(blind_inv, fmt)
     assert "Retry: unknown" in out and "Do not retry" not in out
-    weak = sfn_inv.model_copy(update={"finding": sfn_inv.finding.model_copy(
-        update={"confidence": 0.4, "confidence_label": "low"})})
+    weak = sfn_inv.replace(finding=sfn_inv.finding.replace(
+        confidence=0.4, confidence_label="low"))
     assert "Retry: unknown" in render(weak, fmt)
     assert "Do not retry unchanged" in render(sfn_inv, fmt)  # a sure verdict keeps its advice
 
@@ -221,8 +221,8 @@ def test_every_command_names_the_image_by_the_digest_it_ran(sfn_inv, fmt):
     from tests.reporter.conftest import DIGEST, IMAGE
 
     cmd = f"docker run --rm --gpus all {IMAGE} python -c 'import torch'"
-    f = sfn_inv.finding.model_copy(update={"repro": [cmd]})
-    out = render(sfn_inv.model_copy(update={"finding": f}), fmt)
+    f = sfn_inv.finding.replace(repro=[cmd])
+    out = render(sfn_inv.replace(finding=f), fmt)
     pinned = f"{IMAGE.rsplit(':', 1)[0]}@{DIGEST}"
     assert f"docker run --rm --gpus all {pinned} python -c" in out.replace("&#39;", "'")
     assert f"--gpus all {IMAGE} " not in out

@@ -159,7 +159,7 @@ def test_verdict_banner_says_what_when_and_whether_to_retry(sfn_inv):
 
 
 def test_retry_advice_follows_the_finding(log_inv, none_inv):
-    retryable = log_inv.model_copy(update={"finding": log_inv.finding.model_copy(update={"retryable": True})})
+    retryable = log_inv.replace(finding=log_inv.finding.replace(retryable=True))
     assert "A retry may succeed" in render_html(retryable)
     assert "Do not retry unchanged" in render_html(log_inv)
     none_html = render_html(none_inv)
@@ -193,8 +193,8 @@ def test_touching_context_windows_merge_into_one_block(log_inv):
                             before=lines[n - 3 : n - 1], after=lines[n : n + 2])
 
     other = EvidenceLine(source="logs", stream="other", line=1, text="x")
-    finding = log_inv.finding.model_copy(update={"evidence": [hit(4), hit(7), other]})
-    inv = log_inv.model_copy(update={"finding": finding})
+    finding = log_inv.finding.replace(evidence=[hit(4), hit(7), other])
+    inv = log_inv.replace(finding=finding)
     html = render_html(inv)
     page = Page(html)
     assert len(page.tags("figure")) == 2
@@ -207,7 +207,7 @@ def test_touching_context_windows_merge_into_one_block(log_inv):
 def test_span_shifted_by_redaction_never_breaks_the_page(sfn_inv):
     # Redaction shortens a line after the classifier computed its span; the span is clamped.
     e = EvidenceLine(source="logs", text=f"token {HF_TOKEN} failed", span=(6, 400))
-    inv = sfn_inv.model_copy(update={"finding": sfn_inv.finding.model_copy(update={"evidence": [e]})})
+    inv = sfn_inv.replace(finding=sfn_inv.finding.replace(evidence=[e]))
     page = Page(render(inv, "html"))
     assert page.texts["mark"] == ["***REDACTED*** failed"]
 
@@ -351,7 +351,7 @@ def test_timeline_mixes_naive_and_aware_times_without_crashing(log_inv):
         TimelineEvent(time=naive.replace(tzinfo=timeline.UTC) + timedelta(minutes=6), source="logs",
                       event="ExecutionFailed"),
     ]
-    inv = log_inv.model_copy(update={"timeline": events})
+    inv = log_inv.replace(timeline=events)
     tl = timeline.build(inv)
     assert tl.failed_at == naive.replace(tzinfo=timeline.UTC) + timedelta(minutes=6)
     assert timeline.human_duration(tl.failed_after_s) == "6m 00s"

@@ -26,7 +26,7 @@ def _with_metrics(inv):
                    "cpu": _series([(start, 380.0), (start + 600, 95.0)])},
     }
     facts = {**inv.facts, "metrics.series": series, "metrics.period_s": 60}
-    return inv.model_copy(update={"facts": facts})
+    return inv.replace(facts=facts)
 
 
 def _svg(html: str) -> str:
@@ -59,7 +59,7 @@ def test_no_metrics_no_chart_and_the_series_stay_out_of_the_facts_table(sfn_inv)
 def test_hostile_series_values_never_break_the_page(sfn_inv) -> None:
     bad = {"<script>x</script>": {"memory": [["not a time", 5], [T0.isoformat(), "NaN"], 7]},
            "algo-1": "nope"}
-    inv = sfn_inv.model_copy(update={"facts": {**sfn_inv.facts, "metrics.series": bad}})
+    inv = sfn_inv.replace(facts={**sfn_inv.facts, "metrics.series": bad})
     html = render_html(inv)
     assert "<script>x</script>" not in html
     assert metrics_plot.render_svg(inv, "t") == "" or "<polyline" not in metrics_plot.render_svg(

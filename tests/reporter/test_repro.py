@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from investigator.classifier import Library
-from investigator.classifier.schema import Rule
+from investigator.classifier.schema import parse_rule
 from investigator.cli import main as cli_main
 from investigator.logfiles import investigate_log
 from investigator.models import (
@@ -422,7 +422,7 @@ def test_check_runs_read_only_commands_for_each_piece_of_evidence(tmp_path):
 # ----------------------------------------------------------------------------- log-only kits
 
 
-RULE = Rule.model_validate({
+RULE = parse_rule({
     "id": "cuda-libcusparselt-missing", "title": "libcusparseLt missing", "category": "cuda",
     "confidence": "high", "retryable": False,
     "patterns": {"any": [r"libcusparseLt\.so(?:\.\d+)*: cannot open shared object file"]},

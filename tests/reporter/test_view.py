@@ -22,8 +22,6 @@ def _strings(value: Any) -> list[str]:
         return [value]
     if is_dataclass(value) and not isinstance(value, type):
         return [s for f in fields(value) for s in _strings(getattr(value, f.name))]
-    if hasattr(value, "model_dump"):
-        return _strings(value.model_dump())
     if isinstance(value, dict):
         return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
     if isinstance(value, list | tuple):
@@ -71,8 +69,8 @@ def test_all_formats_state_the_same_verdict(all_invs):
 
 def test_every_category_has_a_family_the_view_names(log_inv):
     for info in TAXONOMY:
-        inv = log_inv.model_copy(
-            update={"finding": log_inv.finding.model_copy(update={"category": info.name})}
+        inv = log_inv.replace(
+            finding=log_inv.finding.replace(category=info.name)
         )
         v = view.build(inv)
         assert (v.family, v.family_label) == (info.family, info.family_label)
@@ -80,11 +78,11 @@ def test_every_category_has_a_family_the_view_names(log_inv):
 
 def test_retry_advice_follows_the_finding(log_inv, none_inv):
     assert view.build(none_inv).retry == "na"
-    retryable = log_inv.model_copy(
-        update={"finding": log_inv.finding.model_copy(update={"retryable": True})}
+    retryable = log_inv.replace(
+        finding=log_inv.finding.replace(retryable=True)
     )
     assert view.build(retryable).retry_text == "A retry may succeed"
-    stuck = log_inv.model_copy(
-        update={"finding": log_inv.finding.model_copy(update={"retryable": False})}
+    stuck = log_inv.replace(
+        finding=log_inv.finding.replace(retryable=False)
     )
     assert view.build(stuck).retry_text == "Do not retry unchanged"
