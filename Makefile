@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench bench-fleet bench-storm eval model package runbook system-deps clean mutation
+.PHONY: venv demo test lint bench bench-fleet bench-storm eval yardsticks model package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -59,6 +59,10 @@ bench-storm: venv
 # ROOT=DIR scores another folder of <category>/*.log (e.g. a blind batch).
 eval: venv
 	$(PY) -m tests.corpus.evaluate $(if $(ROOT),--root $(ROOT))
+
+# The playbooks beside a keyword grep and the learned model alone (tests/corpus/yardsticks.py).
+yardsticks: venv
+	$(PY) -m tests.corpus.yardsticks $(foreach r,$(ROOT),--root $(r))
 
 # The learned fallback's weights, trained on tests/corpus (a test fails when they are stale).
 model: venv
