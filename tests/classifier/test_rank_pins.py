@@ -138,3 +138,81 @@ def test_a_space_indented_line_continues_the_final_exception(tmp_path):
            "RuntimeError: loading state_dict failed for Net\n"
            "    size mismatch for fc.weight: copying a param with shape [10, 512]")
     assert _verdict(tmp_path, [SIZE, MOD], log).rule == "size-mismatch"
+
+
+# --- what a user reads about each runner-up: its confidence and why it ranks lower ---------
+
+
+def _investigation(tmp_path: Path, rules: list[dict], log: str, facts: dict | None = None):
+    return classify(evidence(log, facts), library(tmp_path, *rules))
+
+
+def _alts(inv) -> list[tuple[str, float, str]]:
+    return [(a.rule, a.confidence, a.why_lower) for a in inv.alternatives]
+
+
+DEPS = rule("deps", "deps", priority=30, confidence="medium", patterns={"any": ["pip check failed"]})
+GENERIC = rule("generic", "unknown", priority=5, confidence="low", patterns={"any": ["Traceback"]})
+DONE = rule("done", "none", patterns={"any": ["Reporting training SUCCESS"]})
+
+
+def test_why_lower_names_priority_final_error_and_generic_marker(tmp_path):
+    inv = _investigation(tmp_path, [OOM, DEPS, GENERIC],
+                         "Traceback\npip check failed\nRuntimeError: CUDA out of memory")
+    assert (inv.finding.rule, inv.finding.confidence) == ("oom", 0.95)  # high + final error
+    # Runner-up confidence: its own level scaled down by how far its score is below the top
+    # (deps: medium 0.75 x (1 - 40/100)); a generic marker bottoms out at 30% of its level.
+    assert _alts(inv) == [
+        ("deps", 0.45, "usually a consequence rather than a cause (priority 30 < 50); "
+                       "it is not the final error of the log"),
+        ("generic", 0.17, "a generic failure marker; a specific rule explains the failure"),
+    ]
+
+
+def test_why_lower_for_an_equal_rule_matched_earlier(tmp_path):
+    same = rule("same", "code", priority=50, patterns={"any": ["weird thing"]})
+    inv = _investigation(tmp_path, [OOM, same], "weird thing\nCUDA out of memory")
+    # A tie of another category: the later one wins, less sure (0.9 - 0.1).
+    assert (inv.finding.rule, inv.finding.confidence) == ("oom", 0.8)
+    assert _alts(inv) == [("same", 0.79, "matched earlier in the log than the chosen cause")]
+
+
+def test_why_lower_falls_back_to_the_scores(tmp_path):
+    low = rule("low", "code", priority=50, confidence="low", patterns={"any": ["weird thing"]})
+    inv = _investigation(tmp_path, [OOM, low], "CUDA out of memory\nweird thing")
+    assert (inv.finding.rule, inv.finding.confidence) == ("oom", 0.9)
+    assert _alts(inv) == [("low", 0.5, "lower score (55 < 65)")]
+
+
+def test_why_lower_for_errors_a_later_success_handled(tmp_path):
+    log = "CUDA out of memory\nReporting training SUCCESS"
+    inv = _investigation(tmp_path / "a", [OOM, DONE], log)
+    assert (inv.finding.category, inv.finding.confidence) == ("none", 0.9)
+    assert _alts(inv) == [
+        ("oom", 0.89, "the job went on and ended successfully after this, so it was handled")]
+    stopped = _investigation(tmp_path / "b", [OOM, DONE], log, {"stop.by": "arn:aws:iam::1:user/me"})
+    assert stopped.finding.category == "none"
+    assert _alts(stopped) == [
+        ("oom", 0.89, "the run was stopped on request; errors around a stop are its consequence")]
+
+
+def test_an_unknown_category_verdict_is_never_more_than_half_sure(tmp_path):
+    loud = rule("loud", "unknown", priority=5, patterns={"any": ["Traceback"]})
+    inv = _investigation(tmp_path, [loud], "Traceback")
+    assert (inv.finding.rule, inv.finding.confidence) == ("loud", 0.5)
+
+
+PROBLEMS = [rule(f"r{i}", "code", priority=10 + i, patterns={"any": [f"problem {i}"]})
+            for i in range(8)]
+
+
+def test_at_most_five_alternatives_live_ones_first(tmp_path):
+    log = "\n".join(f"problem {i}" for i in range(8))
+    inv = _investigation(tmp_path / "a", PROBLEMS, log)
+    assert inv.finding.rule == "r7"
+    assert [a.rule for a in inv.alternatives] == ["r6", "r5", "r4", "r3"]
+    handled = _investigation(tmp_path / "b", [*PROBLEMS, DONE],
+                             log + "\nReporting training SUCCESS")
+    assert handled.finding.category == "none"
+    assert [a.rule for a in handled.alternatives] == ["r7", "r6", "r5", "r4", "r3"]
+    assert [a.confidence for a in handled.alternatives] == [0.6, 0.59, 0.59, 0.58, 0.57]
