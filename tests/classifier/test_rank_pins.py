@@ -216,3 +216,15 @@ def test_at_most_five_alternatives_live_ones_first(tmp_path):
     assert handled.finding.category == "none"
     assert [a.rule for a in handled.alternatives] == ["r7", "r6", "r5", "r4", "r3"]
     assert [a.confidence for a in handled.alternatives] == [0.6, 0.59, 0.59, 0.58, 0.57]
+
+
+def test_handled_errors_fill_only_the_room_live_ones_leave(tmp_path):
+    # Five errors handled by a success marker, then eight live ones after it: the live ones
+    # take all the room (four besides the verdict) and no handled one is listed.
+    problems = [rule(f"r{i}", "code", priority=10 + i, patterns={"any": [f"problem {i}"]})
+                for i in range(13)]
+    log = "\n".join([*(f"problem {i}" for i in range(5)), "Reporting training SUCCESS",
+                     *(f"problem {i}" for i in range(5, 13))])
+    inv = _investigation(tmp_path, [*problems, DONE], log)
+    assert inv.finding.rule == "r12"
+    assert [a.rule for a in inv.alternatives] == ["r11", "r10", "r9", "r8"]
