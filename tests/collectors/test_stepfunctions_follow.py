@@ -1,0 +1,145 @@
+"""Issue 19: pins on what the collector follows past the failed state: a child execution it
+could or could not read, the training jobs of a tuning job, and a target it cannot read.
+
+Histories through botocore's Stubber (shapes validated against the Step Functions service
+model); each assertion is what an investigation reports (failed state, error, job, gap).
+"""
+
+from __future__ import annotations
+
+import json
+
+from investigator.collectors import stepfunctions as sfn
+from tests.collectors import helpers as h
+from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
+
+START = "startExecution.sync:2"
+HPO = "createHyperParameterTuningJob.sync"
+JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
+CHILD = f"arn:aws:states:{h.REGION}:210987654321:execution:team-b-training:child-run-9"
+
+
+def _parent(child: str, inner: str, state: str = "RunTraining") -> h.HistoryBuilder:
+    """A startExecution.sync task whose child failed; the cause holds the child's
+    DescribeExecution output (Step Functions guide connect-stepfunctions)."""
+    cause = json.dumps({"ExecutionArn": child, "Status": "FAILED", "Error": "States.TaskFailed",
+                        "Cause": inner})
+    b = h.HistoryBuilder()
+    b.enter(state)
+    b.schedule(START, {"StateMachineArn": child.rsplit(":", 1)[0]}, rtype="states")
+    b.started(START, rtype="states")
+    b.submitted(START, {"ExecutionArn": child, "StartDate": 1}, rtype="states")
+    b.task_failed(START, "States.TaskFailed", cause, rtype="states")
+    b.execution_failed("States.TaskFailed", cause)
+    return b
+
+
+def _unreadable_child(aws: h.StubbedAws, name: str, inner: str) -> sfn.ExecutionResult:
+    arn = h.execution_arn(name)
+    aws.execution(arn, _parent(CHILD, inner).events)
+    aws.stub("stepfunctions").add_client_error(
+        "describe_execution", "AccessDeniedException", "not authorized",
+        expected_params={"executionArn": CHILD})
+    return sfn.collect_execution(aws.ctx, arn)
+
+
+def test_unreadable_child_names_its_training_job_and_arn(aws: h.StubbedAws) -> None:
+    inner = json.dumps({"TrainingJobName": "child-train", "TrainingJobArn": JOB_ARN + "child-train",
+                        "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: x"})
+    res = _unreadable_child(aws, "child-train", inner)
+    assert res.job is not None
+    assert (res.job.name, res.job.kind, res.job.arn) == (
+        "child-train", "training", JOB_ARN + "child-train")
+    assert res.job_started is True
+
+
+def test_unreadable_child_that_ran_no_job_reports_no_job(aws: h.StubbedAws) -> None:
+    """The child failed in a Lambda: its cause is JSON without a job; no job is invented."""
+    inner = json.dumps({"errorMessage": "bucket not found", "errorType": "ValueError"})
+    res = _unreadable_child(aws, "child-lambda", inner)
+    f = res.collected.facts
+    assert res.job is None and res.job_started is False
+    assert "sfn.job_name" not in f
+    assert f["sfn.failed_state"] == "RunTraining"
+    assert f["sfn.child_error"] == "States.TaskFailed"
+    assert json.loads(f["sfn.child_cause"]) == json.loads(inner)
+
+
+def test_unreadable_child_with_a_plain_text_cause(aws: h.StubbedAws) -> None:
+    res = _unreadable_child(aws, "child-text", "the child state machine was deleted")
+    f = res.collected.facts
+    assert res.job is None
+    assert f["sfn.child_cause"] == "the child state machine was deleted"
+    assert f["sfn.nested_execution_arn"] == CHILD
+
+
+def test_tuning_job_named_by_the_task_parameters(aws: h.StubbedAws) -> None:
+    """The tuning task timed out: its cause is no DescribeHyperParameterTuningJob JSON, so the
+    tuning job's name comes from the task's parameters."""
+    b = h.HistoryBuilder()
+    b.enter("Tune")
+    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-params"})
+    b.started(HPO)
+    b.task_failed(HPO, "States.Timeout", "Task timed out after 86400 seconds")
+    b.execution_failed("States.Timeout", "Task timed out")
+    arn = h.execution_arn("hpo-timeout")
+    aws.execution(arn, b.events)
+    aws.stub("sagemaker").add_response(
+        "list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": []},
+        {"HyperParameterTuningJobName": "tune-params", "StatusEquals": "Failed",
+         "SortBy": "CreationTime", "SortOrder": "Ascending", "MaxResults": 10})
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert f["sfn.tuning_job_name"] == "tune-params"
+    assert [(g.code, g.message) for g in res.collected.gaps] == [
+        ("TuningJobsNotFound", "no failed training job listed for tuning job tune-params")]
+    assert res.job is None
+
+
+def _expect_tuning_jobs(aws: h.StubbedAws, name: str) -> None:
+    summary = {"TrainingJobName": f"{name}-001-aaa", "TrainingJobArn": JOB_ARN + f"{name}-001-aaa",
+               "CreationTime": h.T0, "TrainingJobStatus": "Failed",
+               "TunedHyperParameters": {"lr": "0.1"}}
+    aws.stub("sagemaker").add_response(
+        "list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": [summary]},
+        {"HyperParameterTuningJobName": name, "StatusEquals": "Failed",
+         "SortBy": "CreationTime", "SortOrder": "Ascending", "MaxResults": 10})
+
+
+def test_execution_timed_out_while_tuning_follows_the_tuning_job(aws: h.StubbedAws) -> None:
+    """ExecutionTimedOut while the tuning task ran: no task failure, the parameters name it."""
+    b = h.HistoryBuilder()
+    b.enter("Tune")
+    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-long"})
+    b.started(HPO)
+    b.add("ExecutionTimedOut", executionTimedOutEventDetails={
+        "error": "States.Timeout", "cause": "The execution timed out"})
+    arn = h.execution_arn("hpo-exec-timeout")
+    aws.execution(arn, b.events, status="TIMED_OUT")
+    _expect_tuning_jobs(aws, "tune-long")
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.failed_state"] == "Tune"
+    assert res.collected.facts["sfn.tuning_job_name"] == "tune-long"
+    assert res.job is not None and res.job.name == "tune-long-001-aaa"
+
+
+def test_tuning_job_named_by_the_cause_when_the_parameters_do_not(aws: h.StubbedAws) -> None:
+    """Parameters that are no JSON object (here: cut short) leave the cause's
+    DescribeHyperParameterTuningJob output to name the tuning job."""
+    b = h.HistoryBuilder()
+    b.enter("Tune")
+    b.add("TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "sagemaker", "resource": HPO, "region": h.REGION,
+        "parameters": '{"HyperParameterTuningJobName": "tune-cut", "HyperParameterTu'})
+    b.started(HPO)
+    cause = json.dumps({"HyperParameterTuningJobName": "tune-cut",
+                        "HyperParameterTuningJobStatus": "Failed",
+                        "FailureReason": "All training jobs failed."})
+    b.task_failed(HPO, "States.TaskFailed", cause)
+    b.execution_failed("States.TaskFailed", cause)
+    arn = h.execution_arn("hpo-cut")
+    aws.execution(arn, b.events)
+    _expect_tuning_jobs(aws, "tune-cut")
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.tuning_job_name"] == "tune-cut"
+    assert res.job is not None and res.job.name == "tune-cut-001-aaa"
