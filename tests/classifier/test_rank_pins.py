@@ -228,3 +228,12 @@ def test_handled_errors_fill_only_the_room_live_ones_leave(tmp_path):
     inv = _investigation(tmp_path, [*problems, DONE], log)
     assert inv.finding.rule == "r12"
     assert [a.rule for a in inv.alternatives] == ["r11", "r10", "r9", "r8"]
+
+
+def test_a_generic_runner_up_of_a_generic_verdict_gets_the_ordinary_reason(tmp_path):
+    # Both rules are generic markers: "a specific rule explains the failure" would be false.
+    first = rule("gen-a", "unknown", priority=20, confidence="low", patterns={"any": ["Traceback"]})
+    second = rule("gen-b", "unknown", priority=5, confidence="low", patterns={"any": ["exited"]})
+    inv = _investigation(tmp_path, [first, second], "Traceback\nprocess exited with code 1")
+    runner_up = next(a for a in inv.alternatives if a.rule == "gen-b")
+    assert runner_up.why_lower == "usually a consequence rather than a cause (priority 5 < 20)"

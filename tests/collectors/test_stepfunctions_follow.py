@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from investigator.collectors import stepfunctions as sfn
+from investigator.errors import AwsError
 from tests.collectors import helpers as h
 from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
 
@@ -143,3 +146,29 @@ def test_tuning_job_named_by_the_cause_when_the_parameters_do_not(aws: h.Stubbed
     res = sfn.collect_execution(aws.ctx, arn)
     assert res.collected.facts["sfn.tuning_job_name"] == "tune-cut"
     assert res.job is not None and res.job.name == "tune-cut-001-aaa"
+
+
+# --- a target encrypted with a customer managed key --------------------------------------------
+
+KMS_TARGET = [
+    ("KmsAccessDeniedException", False,
+     "access denied by the KMS key of execution {arn}: the caller needs kms:Decrypt on the "
+     "state machine's customer managed key"),
+    ("KmsThrottlingException", True, "KMS throttled the decryption of execution {arn}; retry later"),
+    ("KmsInvalidStateException", False,
+     "the KMS key of execution {arn} is disabled or pending deletion"),
+]
+
+
+@pytest.mark.parametrize("code,retryable,message", KMS_TARGET)
+def test_kms_refusal_of_the_target_is_one_line_naming_the_key(
+    aws: h.StubbedAws, code: str, retryable: bool, message: str
+) -> None:
+    """DescribeExecution of a CMK-encrypted state machine raises these (botocore
+    DescribeExecution errors; Step Functions guide "Data at rest encryption")."""
+    arn = h.execution_arn("kms-target")
+    aws.stub("stepfunctions").add_client_error("describe_execution", code, "KMS said no")
+    with pytest.raises(AwsError) as err:
+        sfn.collect_execution(aws.ctx, arn)
+    assert str(err.value) == message.format(arn=arn)
+    assert err.value.retryable is retryable
