@@ -237,3 +237,24 @@ def test_a_generic_runner_up_of_a_generic_verdict_gets_the_ordinary_reason(tmp_p
     inv = _investigation(tmp_path, [first, second], "Traceback\nprocess exited with code 1")
     runner_up = next(a for a in inv.alternatives if a.rule == "gen-b")
     assert runner_up.why_lower == "usually a consequence rather than a cause (priority 5 < 20)"
+
+
+def test_a_later_success_line_does_not_handle_a_failure_aws_reported(tmp_path):
+    # The failure rests on SageMaker's FailureReason, not on log lines: a success line in the
+    # log does not make it handled, whether the rule cites the reason's text...
+    reason = {"sagemaker.failure_reason": "CapacityError: Unable to provision requested ML compute"}
+    log = "starting\nReporting training SUCCESS"
+    cited = rule("cap-text", "capacity", priority=60,
+                 patterns={"any": ["Unable to provision requested"]})
+    assert _verdict(tmp_path / "a", [cited, DONE], log, reason).rule == "cap-text"
+    # ...or only checks it in a condition (nothing cited at all).
+    checked = rule("cap-cond", "capacity", priority=60, conditions=[
+        {"fact": "sagemaker.failure_reason", "op": "matches", "value": "CapacityError"}])
+    assert _verdict(tmp_path / "b", [checked, DONE], log, reason).rule == "cap-cond"
+
+
+def test_runner_up_on_the_same_line_is_lower_by_score_not_earlier(tmp_path):
+    low = rule("low-oom", "code", priority=50, confidence="low",
+               patterns={"any": ["CUDA out of memory"]})
+    inv = _investigation(tmp_path, [OOM, low], "step 1\nCUDA out of memory")
+    assert _alts(inv) == [("low-oom", 0.5, "lower score (55 < 65)")]

@@ -172,3 +172,19 @@ def test_kms_refusal_of_the_target_is_one_line_naming_the_key(
         sfn.collect_execution(aws.ctx, arn)
     assert str(err.value) == message.format(arn=arn)
     assert err.value.retryable is retryable
+
+
+def test_stop_time_from_the_history_when_describe_is_stale(aws: h.StubbedAws) -> None:
+    """DescribeExecution is eventually consistent (botocore DescribeExecution documentation): it
+    may still say RUNNING, without a stopDate, after the history recorded ExecutionAborted."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule("createTrainingJob.sync", h.training_params("stopped-2"))
+    aborted = b.add("ExecutionAborted", seconds=600, executionAbortedEventDetails={})
+    arn = h.execution_arn("stale-stop")
+    aws.execution(arn, b.events, status="RUNNING")
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert f["sfn.status"] == "ABORTED"
+    assert f["sfn.stopped_at"] == b.events[aborted - 1]["timestamp"].isoformat()
+    assert f["sfn.stopped_state"] == "Train"
