@@ -258,3 +258,21 @@ def test_runner_up_on_the_same_line_is_lower_by_score_not_earlier(tmp_path):
                patterns={"any": ["CUDA out of memory"]})
     inv = _investigation(tmp_path, [OOM, low], "step 1\nCUDA out of memory")
     assert _alts(inv) == [("low-oom", 0.5, "lower score (55 < 65)")]
+
+
+def test_a_runner_up_five_points_below_does_not_lower_confidence(tmp_path):
+    five_below = rule("deps-5", "deps", priority=45, patterns={"any": ["pip check failed"]})
+    four_below = rule("deps-4", "deps", priority=46, patterns={"any": ["pip check failed"]})
+    log = "pip check failed\nCUDA out of memory. Tried to allocate 2.00 GiB"
+    assert _verdict(tmp_path / "a", [OOM, five_below], log).confidence == 0.9
+    assert _verdict(tmp_path / "b", [OOM, four_below], log).confidence == 0.8
+
+
+def test_a_success_line_is_not_after_a_failure_on_the_same_line(tmp_path):
+    # "Training completed with errors": the success rule and the failure rule cite one line;
+    # the success did not come after the failure, so the failure stands.
+    errors = rule("completed-with-errors", "code", priority=40,
+                  patterns={"any": ["completed with errors"]})
+    done = rule("completed", "none", patterns={"any": ["Training completed"]})
+    finding = _verdict(tmp_path, [errors, done], "epoch 3\nTraining completed with errors")
+    assert finding.rule == "completed-with-errors"

@@ -188,3 +188,75 @@ def test_stop_time_from_the_history_when_describe_is_stale(aws: h.StubbedAws) ->
     assert f["sfn.status"] == "ABORTED"
     assert f["sfn.stopped_at"] == b.events[aborted - 1]["timestamp"].isoformat()
     assert f["sfn.stopped_state"] == "Train"
+
+
+# --- which child execution a startExecution task ran -------------------------------------------
+
+
+def _child_failure(aws: h.StubbedAws, child: str) -> None:
+    """The child, readable: a training job failed in it."""
+    b = h.HistoryBuilder()
+    h.sync_training_failure(b, "TrainModel", "child-job", "AlgorithmError: exit code 3")
+    aws.execution(child, b.events)
+
+
+def _start_task(b: h.HistoryBuilder, submitted: dict | str | None) -> None:
+    b.enter("RunChild")
+    b.schedule(START, {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:c"},
+               rtype="states")
+    b.started(START, rtype="states")
+    if isinstance(submitted, dict):
+        b.submitted(START, submitted, rtype="states")
+    elif isinstance(submitted, str):  # output cut short (outputDetails.truncated)
+        b.add("TaskSubmitted", taskSubmittedEventDetails={
+            "resourceType": "states", "resource": START, "output": submitted,
+            "outputDetails": {"truncated": True}})
+
+
+def test_child_found_from_task_submitted_when_the_execution_timed_out(aws: h.StubbedAws) -> None:
+    """ExecutionTimedOut while the child ran: no task failure; TaskSubmitted's output (the
+    StartExecution response, executionArn/startDate) names the child."""
+    child = h.execution_arn("child-slow", "child-machine")
+    b = h.HistoryBuilder()
+    _start_task(b, {"executionArn": child, "startDate": 1})
+    b.add("ExecutionTimedOut", executionTimedOutEventDetails={
+        "error": "States.Timeout", "cause": "The execution timed out"})
+    arn = h.execution_arn("parent-slow")
+    aws.execution(arn, b.events, status="TIMED_OUT")
+    _child_failure(aws, child)
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert (f["sfn.parent_failed_state"], f["sfn.failed_state"]) == ("RunChild", "TrainModel")
+    assert f["sfn.nested_execution_arn"] == child
+    assert res.job is not None and res.job.name == "child-job"
+
+
+def test_child_found_from_the_cause_when_the_submitted_output_was_cut(aws: h.StubbedAws) -> None:
+    child = h.execution_arn("child-cut", "child-machine")
+    b = h.HistoryBuilder()
+    _start_task(b, '{"ExecutionArn": "' + child[:30])
+    cause = json.dumps({"ExecutionArn": child, "Status": "FAILED", "Error": "States.TaskFailed"})
+    b.task_failed(START, "States.TaskFailed", cause, rtype="states")
+    b.execution_failed("States.TaskFailed", cause)
+    arn = h.execution_arn("parent-cut")
+    aws.execution(arn, b.events)
+    _child_failure(aws, child)
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.nested_execution_arn"] == child
+    assert res.collected.facts["sfn.failed_state"] == "TrainModel"
+
+
+def test_a_child_that_never_started_is_not_followed(aws: h.StubbedAws) -> None:
+    """StartExecution refused (no TaskSubmitted); the cause is JSON without an execution ARN."""
+    b = h.HistoryBuilder()
+    _start_task(b, None)
+    cause = json.dumps({"errorMessage": "State Machine Does Not Exist"})
+    b.task_failed(START, "StepFunctions.StateMachineDoesNotExistException", cause, rtype="states")
+    b.execution_failed("StepFunctions.StateMachineDoesNotExistException", cause)
+    arn = h.execution_arn("parent-refused")
+    aws.execution(arn, b.events)
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert f["sfn.failed_state"] == "RunChild"
+    assert f["sfn.error"] == "StepFunctions.StateMachineDoesNotExistException"
+    assert "sfn.nested_execution_arn" not in f and res.collected.gaps == []
