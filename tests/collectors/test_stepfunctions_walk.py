@@ -179,3 +179,42 @@ def test_history_is_requested_with_execution_data(aws: h.StubbedAws) -> None:
     res = sfn.collect_execution(aws.ctx, arn)
     stub.assert_no_pending_responses()
     assert res.job is not None and res.job.name == "with-data"
+
+
+def test_each_earlier_attempt_reads_error_and_cause_even_when_either_is_missing(
+    aws: h.StubbedAws,
+) -> None:
+    """TaskTimedOut/TaskFailed error and cause are optional (botocore TaskTimedOutEventDetails,
+    TaskFailedEventDetails): an attempt without them is named by its event type."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params("t-1"))
+    b.started(TRAIN)
+    b.add("TaskTimedOut", taskTimedOutEventDetails={"resourceType": "sagemaker",
+                                                    "resource": TRAIN})
+    b.schedule(TRAIN, h.training_params("t-2"))
+    b.started(TRAIN)
+    b.add("TaskFailed", taskFailedEventDetails={"resourceType": "sagemaker", "resource": TRAIN,
+                                                "error": "SageMaker.AmazonSageMakerException"})
+    b.schedule(TRAIN, h.training_params("t-3"))
+    b.started(TRAIN)
+    long_cause = "Out of capacity:\n\n   " + "retry later " * 40
+    b.task_failed(TRAIN, "States.TaskFailed", long_cause)
+    b.schedule(TRAIN, h.training_params("t-4"))
+    b.started(TRAIN)
+    b.task_failed(TRAIN, "States.TaskFailed", "KeyError: SM_CHANNEL_TRAIN_PREFIX")
+    b.schedule(TRAIN, h.training_params("t-5"))
+    b.started(TRAIN)
+    b.task_failed(TRAIN, "States.TaskFailed", "final")
+    b.execution_failed("States.TaskFailed", "final")
+    res = _run(aws, "optional-details", b)
+    errors = res.collected.facts["sfn.attempt_errors"]
+    assert errors[:2] == ["attempt 1: TaskTimedOut",
+                          "attempt 2: SageMaker.AmazonSageMakerException"]
+    # Whitespace folded, cut at 300 characters.
+    third = errors[2].removeprefix("attempt 3: ")
+    assert third.startswith("States.TaskFailed: Out of capacity: retry later retry later")
+    assert len(third) == 300
+    assert errors[3] == "attempt 4: States.TaskFailed: KeyError: SM_CHANNEL_TRAIN_PREFIX"
+    timeline = [t.event for t in res.collected.timeline if "attempt" in t.event]
+    assert timeline[0] == "Train attempt 1 of 5 failed: TaskTimedOut"
