@@ -276,3 +276,14 @@ def test_a_success_line_is_not_after_a_failure_on_the_same_line(tmp_path):
     done = rule("completed", "none", patterns={"any": ["Training completed"]})
     finding = _verdict(tmp_path, [errors, done], "epoch 3\nTraining completed with errors")
     assert finding.rule == "completed-with-errors"
+
+
+def test_a_runner_up_with_an_equal_score_keeps_its_own_confidence(tmp_path):
+    # Same score (40 + high = 50 + low): the later one wins; the runner-up is not discounted
+    # for any distance, so it keeps its level's 0.55.
+    sure = rule("sure-late", "code", priority=40, patterns={"any": ["second problem"]})
+    vague = rule("vague-early", "code", priority=50, confidence="low",
+                 patterns={"any": ["first problem"]})
+    inv = _investigation(tmp_path, [sure, vague], "first problem\nsecond problem")
+    assert (inv.finding.rule, inv.finding.confidence) == ("sure-late", 0.9)
+    assert _alts(inv) == [("vague-early", 0.55, "matched earlier in the log than the chosen cause")]
