@@ -287,3 +287,12 @@ def test_a_runner_up_with_an_equal_score_keeps_its_own_confidence(tmp_path):
     inv = _investigation(tmp_path, [sure, vague], "first problem\nsecond problem")
     assert (inv.finding.rule, inv.finding.confidence) == ("sure-late", 0.9)
     assert _alts(inv) == [("vague-early", 0.55, "matched earlier in the log than the chosen cause")]
+
+
+def test_a_success_rule_explaining_the_final_exception_is_surer(tmp_path):
+    # Early stopping that ends the log with its own (handled) exception line: the success rule
+    # that explains that final line gets the final-line bonus like any other.
+    early = rule("early-stop", "none", patterns={"any": ["EarlyStopping"]})
+    log = "epoch 9 val_loss 0.31\nEarlyStoppingException: no improvement in 3 epochs"
+    finding = _verdict(tmp_path, [early], log)
+    assert (finding.category, finding.confidence) == ("none", 0.95)

@@ -8,6 +8,7 @@ model); each assertion is what an investigation reports (failed state, error, jo
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -194,8 +195,10 @@ def test_stop_time_from_the_history_when_describe_is_stale(aws: h.StubbedAws) ->
 
 
 def _child_failure(aws: h.StubbedAws, child: str) -> None:
-    """The child, readable: a training job failed in it."""
+    """The child, readable: it prepared for a minute, then a training job failed in it."""
     b = h.HistoryBuilder()
+    b.enter("Prepare", "Pass")
+    b.add("PassStateExited", seconds=60, stateExitedEventDetails={"name": "Prepare"})
     h.sync_training_failure(b, "TrainModel", "child-job", "AlgorithmError: exit code 3")
     aws.execution(child, b.events)
 
@@ -229,6 +232,9 @@ def test_child_found_from_task_submitted_when_the_execution_timed_out(aws: h.Stu
     assert (f["sfn.parent_failed_state"], f["sfn.failed_state"]) == ("RunChild", "TrainModel")
     assert f["sfn.nested_execution_arn"] == child
     assert res.job is not None and res.job.name == "child-job"
+    # The child's states are in the timeline as spans, marked as the child's.
+    prepare = next(t for t in res.collected.timeline if t.event == "child: state Prepare")
+    assert prepare.end is not None and (prepare.end - prepare.time).total_seconds() == 60
 
 
 def test_child_found_from_the_cause_when_the_submitted_output_was_cut(aws: h.StubbedAws) -> None:
@@ -260,3 +266,43 @@ def test_a_child_that_never_started_is_not_followed(aws: h.StubbedAws) -> None:
     assert f["sfn.failed_state"] == "RunChild"
     assert f["sfn.error"] == "StepFunctions.StateMachineDoesNotExistException"
     assert "sfn.nested_execution_arn" not in f and res.collected.gaps == []
+
+
+def test_a_child_failing_in_a_map_iteration_reports_that_map(aws: h.StubbedAws) -> None:
+    child = h.execution_arn("child-map", "child-machine")
+    c = h.HistoryBuilder()
+    c.enter("Fanout", "Map")
+    c.enter("Shard")
+    c.schedule("createTrainingJob.sync", h.training_params("shard-3"))
+    failed = c.task_failed("createTrainingJob.sync", "SageMaker.ResourceLimitExceededException",
+                           "limit is 2")
+    c.add("MapIterationFailed", failed, mapIterationFailedEventDetails={"name": "Fanout",
+                                                                        "index": 3})
+    c.add("MapStateFailed")
+    c.execution_failed("States.TaskFailed", "a Map iteration failed")
+    parent = _parent(child, "a Map iteration failed", state="RunShards")
+    arn = h.execution_arn("parent-map")
+    aws.execution(arn, parent.events)
+    aws.execution(child, c.events)
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert (f["sfn.parent_failed_state"], f["sfn.failed_state"]) == ("RunShards", "Shard")
+    assert (f["sfn.map_state"], f["sfn.map_iteration"]) == ("Fanout", 3)
+
+
+def test_the_parents_gaps_stay_when_a_child_is_followed(aws: h.StubbedAws) -> None:
+    """The deadline cut the parent's history after its first page; the failure on that page
+    still names the child, which is read (its newest page is part of the target)."""
+    child = h.execution_arn("child-late", "child-machine")
+    parent = _parent(child, "child failed")
+    arn = h.execution_arn("parent-late")
+    aws.execution(arn, None)  # DescribeExecution; then only the newest page is asked for
+    newest = sorted(parent.events, key=lambda e: e["id"], reverse=True)[:3]
+    aws.stub("stepfunctions").add_response(
+        "get_execution_history", {"events": newest, "nextToken": "token-3"})
+    _child_failure(aws, child)
+    aws.ctx.deadline = time.monotonic()  # already reached: no second page
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert [g.code for g in res.collected.gaps] == ["Deadline"]
+    assert res.collected.facts["sfn.failed_state"] == "TrainModel"
+    assert res.collected.facts["sfn.nested_execution_arn"] == child
