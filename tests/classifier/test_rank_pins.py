@@ -296,3 +296,12 @@ def test_a_success_rule_explaining_the_final_exception_is_surer(tmp_path):
     log = "epoch 9 val_loss 0.31\nEarlyStoppingException: no improvement in 3 epochs"
     finding = _verdict(tmp_path, [early], log)
     assert (finding.category, finding.confidence) == ("none", 0.95)
+
+
+def test_a_succeeded_or_stopped_run_handled_the_errors_in_its_log(tmp_path):
+    log = "step 10\nCUDA out of memory. Tried to allocate 2.00 GiB\nstep 11"
+    for name, facts in [("succeeded", {"sfn.status": "SUCCEEDED"}),
+                        ("stopped", {"stop.by": "arn:aws:iam::123456789012:user/oncall"})]:
+        inv = _investigation(tmp_path / name, [OOM], log, facts)
+        assert inv.finding.category == "none", name
+        assert [a.rule for a in inv.alternatives] == ["oom"], name
