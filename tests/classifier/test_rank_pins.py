@@ -304,4 +304,6 @@ def test_a_succeeded_or_stopped_run_handled_the_errors_in_its_log(tmp_path):
                         ("stopped", {"stop.by": "arn:aws:iam::123456789012:user/oncall"})]:
         inv = _investigation(tmp_path / name, [OOM], log, facts)
         assert inv.finding.category == "none", name
+        assert inv.finding.explanation.endswith(
+            "Errors were printed but the job carried on and finished, so they were handled.")
         assert [a.rule for a in inv.alternatives] == ["oom"], name

@@ -306,3 +306,29 @@ def test_the_parents_gaps_stay_when_a_child_is_followed(aws: h.StubbedAws) -> No
     assert [g.code for g in res.collected.gaps] == ["Deadline"]
     assert res.collected.facts["sfn.failed_state"] == "TrainModel"
     assert res.collected.facts["sfn.nested_execution_arn"] == child
+
+
+KMS_HISTORY = [
+    ("KmsAccessDeniedException", "AccessDenied", "kms:Decrypt",
+     "access denied by the KMS key of {arn}: states:GetExecutionHistory needs kms:Decrypt on "
+     "the state machine's customer managed key"),
+    ("KmsThrottlingException", "Throttling", None,
+     "KMS throttled the decryption of {arn} (states:GetExecutionHistory); retry later"),
+    ("KmsInvalidStateException", "KmsInvalidState", None,
+     "the KMS key of {arn} is disabled or pending deletion (states:GetExecutionHistory); its "
+     "history cannot be decrypted"),
+    ("AccessDeniedException", "AccessDenied", "states:GetExecutionHistory",
+     "access denied: states:GetExecutionHistory on {arn}"),
+]
+
+
+@pytest.mark.parametrize("code,gap,permission,message", KMS_HISTORY)
+def test_an_unreadable_history_is_a_gap_naming_the_execution(
+    aws: h.StubbedAws, code: str, gap: str, permission: str | None, message: str
+) -> None:
+    arn = h.execution_arn("sealed")
+    aws.execution(arn, None, describe={"error": "States.TaskFailed", "cause": "boom"})
+    aws.stub("stepfunctions").add_client_error("get_execution_history", code, "no")
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert [(g.code, g.missing_permission, g.message) for g in res.collected.gaps] == [
+        (gap, permission, message.format(arn=arn))]
