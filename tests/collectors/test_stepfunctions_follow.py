@@ -332,3 +332,13 @@ def test_an_unreadable_history_is_a_gap_naming_the_execution(
     res = sfn.collect_execution(aws.ctx, arn)
     assert [(g.code, g.missing_permission, g.message) for g in res.collected.gaps] == [
         (gap, permission, message.format(arn=arn))]
+
+
+def test_a_malformed_target_arn_says_what_an_execution_arn_looks_like() -> None:
+    from investigator.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        sfn.parse_execution_arn(" training-pipeline/run-7 ")
+    assert str(err.value) == (
+        "not a Step Functions execution ARN: 'training-pipeline/run-7' "
+        "(expected arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME)")
