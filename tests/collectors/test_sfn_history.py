@@ -42,3 +42,36 @@ def test_the_analysis_module_does_not_import_boto3() -> None:
     code = ("import sys, investigator.collectors.sfn_history; "
             "sys.exit(1 if {'boto3', 'botocore'} & set(sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def _analyse(events: list[dict]) -> sh.Analysis:
+    history = sh.History()
+    history.add(events[::-1])
+    return sh.analyse(history, "FAILED")
+
+
+def _entered(id_: int, kind: str, name: str, prev: int) -> dict:
+    return _ev(id_, f"{kind}StateEntered", prev, stateEnteredEventDetails={"name": name})
+
+
+def _exited(id_: int, kind: str, name: str, prev: int) -> dict:
+    return _ev(id_, f"{kind}StateExited", prev, stateExitedEventDetails={"name": name})
+
+
+def test_a_failed_parallel_is_the_one_still_open_not_a_nested_one_that_finished() -> None:
+    """ParallelStateFailed carries no name (botocore HistoryEvent): the Parallel state entered
+    and not exited is the one that failed, not an inner Parallel that completed."""
+    lam = {"resourceType": "lambda", "resource": "invoke"}
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Parallel", "Outer", 1),
+        _entered(3, "Parallel", "Inner", 2),
+        _exited(4, "Parallel", "Inner", 3),
+        _entered(5, "Task", "Evaluate", 2),
+        _ev(6, "TaskScheduled", 5, taskScheduledEventDetails={**lam, "parameters": "{}"}),
+        _ev(7, "TaskFailed", 6, taskFailedEventDetails={**lam, "error": "Lambda.Unknown"}),
+        _ev(8, "ParallelStateFailed", 7),
+        _ev(9, "ExecutionFailed", 8, executionFailedEventDetails={"error": "Lambda.Unknown"}),
+    ]
+    a = _analyse(events)
+    assert (a.parallel_state, a.state) == ("Outer", "Evaluate")
