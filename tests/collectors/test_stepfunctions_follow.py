@@ -235,6 +235,8 @@ def test_child_found_from_task_submitted_when_the_execution_timed_out(aws: h.Stu
     # The child's states are in the timeline as spans, marked as the child's.
     prepare = next(t for t in res.collected.timeline if t.event == "child: state Prepare")
     assert prepare.end is not None and (prepare.end - prepare.time).total_seconds() == 60
+    # The progress line names the child execution by its name.
+    assert res.collected.summary == "failed state TrainModel, child child-slow"
 
 
 def test_child_found_from_the_cause_when_the_submitted_output_was_cut(aws: h.StubbedAws) -> None:
@@ -342,3 +344,69 @@ def test_a_malformed_target_arn_says_what_an_execution_arn_looks_like() -> None:
     assert str(err.value) == (
         "not a Step Functions execution ARN: 'training-pipeline/run-7' "
         "(expected arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME)")
+
+
+def test_an_unreadable_target_names_the_permission_it_needs(aws: h.StubbedAws) -> None:
+    arn = h.execution_arn("denied")
+    aws.stub("stepfunctions").add_client_error("describe_execution", "AccessDeniedException",
+                                               "not authorized")
+    with pytest.raises(AwsError) as err:
+        sfn.collect_execution(aws.ctx, arn)
+    assert str(err.value) == (f"access denied reading execution {arn}: the caller needs "
+                              "states:DescribeExecution")
+
+
+def test_a_stopped_execution_names_the_task_that_was_running(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule("createTrainingJob.sync", h.training_params("stopped-3"))
+    b.started("createTrainingJob.sync")
+    b.add("ExecutionAborted", seconds=60, executionAbortedEventDetails={})
+    arn = h.execution_arn("stopped-task")
+    aws.execution(arn, b.events, status="ABORTED")
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert (f["sfn.stopped_state"], f["sfn.task_resource"]) == (
+        "Train", "arn:aws:states:::sagemaker:createTrainingJob.sync")
+    assert res.collected.summary == "stopped in state Train"
+
+
+def test_a_fail_state_without_a_cause_quotes_none(aws: h.StubbedAws) -> None:
+    """A Fail state's Cause is optional (Amazon States Language, Fail state)."""
+    b = h.HistoryBuilder()
+    b.enter("Check", "Choice")
+    b.exit("Check", "Choice")
+    b.add("FailStateEntered", stateEnteredEventDetails={"name": "Rejected", "input": "{}"})
+    b.add("ExecutionFailed", executionFailedEventDetails={"error": "QualityGateFailed"})
+    arn = h.execution_arn("no-cause")
+    aws.execution(arn, b.events)
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert (f["sfn.fail_state"], f["sfn.fail_error"]) == ("Rejected", "QualityGateFailed")
+    assert "sfn.fail_cause" not in f and "sfn.cause" not in f
+
+
+def test_tuning_job_named_by_the_cause_when_the_deadline_cut_the_history(
+    aws: h.StubbedAws,
+) -> None:
+    """Only the newest page was read (deadline): the task's TaskScheduled is not known, the
+    failure's cause still names the tuning job."""
+    b = h.HistoryBuilder()
+    b.enter("Tune")
+    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-late"})
+    b.started(HPO)
+    cause = json.dumps({"HyperParameterTuningJobName": "tune-late",
+                        "FailureReason": "All training jobs failed."})
+    b.task_failed(HPO, "States.TaskFailed", cause)
+    b.execution_failed("States.TaskFailed", cause)
+    arn = h.execution_arn("hpo-late")
+    aws.execution(arn, None)
+    newest = sorted(b.events, key=lambda e: e["id"], reverse=True)[:2]
+    aws.stub("stepfunctions").add_response(
+        "get_execution_history", {"events": newest, "nextToken": "token-2"})
+    _expect_tuning_jobs(aws, "tune-late")
+    aws.ctx.deadline = time.monotonic()
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.tuning_job_name"] == "tune-late"
+    assert res.job is not None and res.job.name == "tune-late-001-aaa"
+    assert [g.code for g in res.collected.gaps] == ["Deadline"]
