@@ -75,3 +75,20 @@ def test_a_failed_parallel_is_the_one_still_open_not_a_nested_one_that_finished(
     ]
     a = _analyse(events)
     assert (a.parallel_state, a.state) == ("Outer", "Evaluate")
+
+
+def test_a_stop_names_the_state_still_running_not_one_that_finished_meanwhile() -> None:
+    """Parallel branches: Report was entered first and finished after Train was entered; the
+    execution was stopped (ExecutionAborted) while Train ran."""
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Parallel", "Both", 1),
+        _entered(3, "Task", "Report", 2),
+        _entered(4, "Task", "Train", 2),
+        _exited(5, "Task", "Report", 3),
+        _ev(6, "ExecutionAborted", 5, executionAbortedEventDetails={}),
+    ]
+    history = sh.History()
+    history.add(events[::-1])
+    a = sh.analyse(history, "ABORTED")
+    assert (a.status, a.stopped_state) == ("ABORTED", "Train")
