@@ -92,3 +92,31 @@ def test_a_stop_names_the_state_still_running_not_one_that_finished_meanwhile() 
     history.add(events[::-1])
     a = sh.analyse(history, "ABORTED")
     assert (a.status, a.stopped_state) == ("ABORTED", "Train")
+
+
+def _stopped(*states: tuple[str, str]) -> sh.Analysis:
+    """A history of ("enter" | "exit", name) events, then ExecutionAborted."""
+    events = [_ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"})]
+    for i, (what, name) in enumerate(states, start=2):
+        events.append((_entered if what == "enter" else _exited)(i, "Task", name, i - 1))
+    events.append(_ev(len(events) + 1, "ExecutionAborted", len(events),
+                      executionAbortedEventDetails={}))
+    history = sh.History()
+    history.add(events[::-1])
+    return sh.analyse(history, "ABORTED")
+
+
+def test_a_stop_counts_entries_and_exits_of_map_iterations() -> None:
+    """Inline Map iterations enter and exit states of the same name: each exit closes one
+    entry, the state still open when the execution was stopped is the one reported."""
+    # Train ran while two Validate iterations came and went.
+    a = _stopped(("enter", "Train"), ("enter", "Validate"), ("enter", "Validate"),
+                 ("exit", "Validate"), ("exit", "Validate"))
+    assert a.stopped_state == "Train"
+    # Three Train iterations, two finished: the first is still running.
+    b = _stopped(("enter", "Train"), ("enter", "Train"), ("enter", "Train"),
+                 ("exit", "Train"), ("exit", "Train"))
+    assert b.stopped_state == "Train"
+    # Every entry closed: nothing was running (no state to name).
+    c = _stopped(("enter", "Train"), ("exit", "Train"))
+    assert c.stopped_state is None
