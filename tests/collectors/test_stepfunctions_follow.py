@@ -410,3 +410,21 @@ def test_tuning_job_named_by_the_cause_when_the_deadline_cut_the_history(
     assert res.collected.facts["sfn.tuning_job_name"] == "tune-late"
     assert res.job is not None and res.job.name == "tune-late-001-aaa"
     assert [g.code for g in res.collected.gaps] == ["Deadline"]
+
+
+def test_a_stop_reads_older_pages_until_the_running_state_is_found(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Prepare", "Pass")
+    b.exit("Prepare", "Pass")
+    b.enter("Train")
+    b.schedule("createTrainingJob.sync", h.training_params("stopped-4"))
+    b.started("createTrainingJob.sync")
+    b.submitted("createTrainingJob.sync", {"TrainingJobArn": JOB_ARN + "stopped-4"})
+    b.add("ExecutionAborted", seconds=60, executionAbortedEventDetails={})
+    arn = h.execution_arn("stopped-pages")
+    aws.execution(arn, b.events, status="ABORTED", page=2)
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.stopped_state"] == "Train"
+    assert res.job is not None and res.job.name == "stopped-4"
+    # Pages of two, newest first: the third holds Train's entry; the fourth is never asked for.
+    assert len(aws.calls("GetExecutionHistory")) == 3
