@@ -89,3 +89,15 @@ def test_model_is_loaded_lazily_and_without_numpy():
     assert specific["loaded"] == 0  # a rule explained it: the model was never read
     guessed = _run(PROBE.format(log=UNEXPLAINED_OOM))
     assert guessed == {"category": "resources", "loaded": 1, "numpy": False}
+
+
+def test_the_model_reads_aws_failure_reason_error_and_cause_beside_the_log():
+    from investigator.classifier.engine import fallback_text
+    from investigator.classifier.scanner import ScanStats
+
+    facts = {"sagemaker.failure_reason": "the zeta runtime reported code 7731",
+             "sfn.error": "States.TaskFailed", "sfn.cause": "the training step failed"}
+    inv = classify(evidence("ERROR - job failed", facts), default_library())
+    text = fallback_text(inv, ScanStats())
+    for value in facts.values():
+        assert value in text

@@ -218,3 +218,20 @@ def test_each_earlier_attempt_reads_error_and_cause_even_when_either_is_missing(
     assert errors[3] == "attempt 4: States.TaskFailed: KeyError: SM_CHANNEL_TRAIN_PREFIX"
     timeline = [t.event for t in res.collected.timeline if "attempt" in t.event]
     assert timeline[0] == "Train attempt 1 of 5 failed: TaskTimedOut"
+
+
+def test_the_timeline_holds_the_start_the_states_the_failure_and_the_end(
+    aws: h.StubbedAws,
+) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Prepare", "Pass")
+    b.exit("Prepare", "Pass")
+    h.sync_training_failure(b, "Train", "timeline-job", "AlgorithmError: exit code 1")
+    res = _run(aws, "timeline", b)
+    assert [t.event for t in res.collected.timeline] == [
+        "ExecutionStarted",
+        "state Prepare",
+        "state Train (no exit)",
+        "TaskFailed: States.TaskFailed",
+        "ExecutionFailed: States.TaskFailed",
+    ]
