@@ -369,6 +369,9 @@ def test_a_stopped_execution_names_the_task_that_was_running(aws: h.StubbedAws) 
     assert (f["sfn.stopped_state"], f["sfn.task_resource"]) == (
         "Train", "arn:aws:states:::sagemaker:createTrainingJob.sync")
     assert res.collected.summary == "stopped in state Train"
+    # Stopped before CreateTrainingJob answered (no TaskSubmitted): no job was created.
+    assert res.job is not None and res.job.name == "stopped-3"
+    assert res.job_started is False
 
 
 def test_a_fail_state_without_a_cause_quotes_none(aws: h.StubbedAws) -> None:
