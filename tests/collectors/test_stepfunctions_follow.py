@@ -431,3 +431,14 @@ def test_a_stop_reads_older_pages_until_the_running_state_is_found(aws: h.Stubbe
     assert res.job is not None and res.job.name == "stopped-4"
     # Pages of two, newest first: the third holds Train's entry; the fourth is never asked for.
     assert len(aws.calls("GetExecutionHistory")) == 3
+
+
+def test_an_unreadable_history_without_a_cause_names_no_state(aws: h.StubbedAws) -> None:
+    """DescribeExecution's cause is optional: with only an error, no state can be named."""
+    arn = h.execution_arn("no-cause-no-history")
+    aws.execution(arn, None, describe={"error": "States.Timeout"})
+    aws.stub("stepfunctions").add_client_error("get_execution_history", "AccessDeniedException")
+    res = sfn.collect_execution(aws.ctx, arn)
+    f = res.collected.facts
+    assert f["sfn.error"] == "States.Timeout"
+    assert "sfn.failed_state" not in f and "sfn.cause" not in f

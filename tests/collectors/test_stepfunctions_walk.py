@@ -235,3 +235,19 @@ def test_the_timeline_holds_the_start_the_states_the_failure_and_the_end(
         "TaskFailed: States.TaskFailed",
         "ExecutionFailed: States.TaskFailed",
     ]
+
+
+def test_the_timeline_names_the_failed_map_iteration(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Fanout", "Map")
+    b.enter("Shard")
+    b.schedule(TRAIN, h.training_params("shard-3"))
+    failed = b.task_failed(TRAIN, "SageMaker.ResourceLimitExceededException", "limit is 2")
+    b.add("MapIterationFailed", failed, mapIterationFailedEventDetails={"name": "Fanout",
+                                                                        "index": 3})
+    b.add("MapStateFailed")
+    b.execution_failed("States.TaskFailed", "a Map iteration failed")
+    res = _run(aws, "map-timeline", b)
+    events = [t.event for t in res.collected.timeline]
+    assert events[-3:] == ["TaskFailed: SageMaker.ResourceLimitExceededException",
+                           "map Fanout iteration 3 failed", "ExecutionFailed: States.TaskFailed"]
