@@ -307,3 +307,15 @@ def test_a_succeeded_or_stopped_run_handled_the_errors_in_its_log(tmp_path):
         assert inv.finding.explanation.endswith(
             "Errors were printed but the job carried on and finished, so they were handled.")
         assert [a.rule for a in inv.alternatives] == ["oom"], name
+
+
+def test_lines_of_an_ignored_traceback_are_no_failure(tmp_path):
+    # Python printed this traceback and carried on ("Exception ignored in", a __del__ failing
+    # at exit): a rule matching its lines does not make the run a failure.
+    attr = rule("attr-none", "code", priority=40, patterns={"any": ["object has no attribute"]})
+    log = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
+           "Traceback (most recent call last):\n"
+           "AttributeError: 'NoneType' object has no attribute 'close'")
+    assert _verdict(tmp_path / "a", [attr], log).category == "none"
+    raised = log.replace("Exception ignored in: <function Pool.__del__ at 0x7f>\n", "")
+    assert _verdict(tmp_path / "b", [attr], raised).rule == "attr-none"

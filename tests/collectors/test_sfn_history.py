@@ -120,3 +120,22 @@ def test_a_stop_counts_entries_and_exits_of_map_iterations() -> None:
     # Every entry closed: nothing was running (no state to name).
     c = _stopped(("enter", "Train"), ("exit", "Train"))
     assert c.stopped_state is None
+
+
+def test_a_caught_parallel_failure_before_a_fail_state_names_the_parallel() -> None:
+    """Parallel → Catch → Fail state: the failure is found below the Fail state, with the
+    Parallel state it happened in."""
+    lam = {"resourceType": "lambda", "resource": "invoke"}
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Parallel", "Evaluate", 1),
+        _entered(3, "Task", "Score", 2),
+        _ev(4, "TaskScheduled", 3, taskScheduledEventDetails={**lam, "parameters": "{}"}),
+        _ev(5, "TaskFailed", 4, taskFailedEventDetails={**lam, "error": "Lambda.Unknown"}),
+        _ev(6, "ParallelStateFailed", 5),
+        _ev(7, "FailStateEntered", 6, stateEnteredEventDetails={"name": "Failed"}),
+        _ev(8, "ExecutionFailed", 7, executionFailedEventDetails={"error": "EvaluationFailed"}),
+    ]
+    a = _analyse(events)
+    assert (a.fail_state, a.state, a.parallel_state) == ("Failed", "Score", "Evaluate")
+    assert sh.details(a.root)["error"] == "Lambda.Unknown"
