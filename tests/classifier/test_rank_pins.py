@@ -319,3 +319,26 @@ def test_lines_of_an_ignored_traceback_are_no_failure(tmp_path):
     assert _verdict(tmp_path / "a", [attr], log).category == "none"
     raised = log.replace("Exception ignored in: <function Pool.__del__ at 0x7f>\n", "")
     assert _verdict(tmp_path / "b", [attr], raised).rule == "attr-none"
+
+
+def test_an_ignored_traceback_ends_at_its_exception_line(tmp_path):
+    key = rule("key-error", "code", priority=40, patterns={"any": ["KeyError"]})
+    ignored = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
+               "Traceback (most recent call last):\n"
+               "AttributeError: 'NoneType' object has no attribute 'close'\n")
+    # An error raised two lines after the ignored traceback's end is a failure...
+    log = ignored + "step 10\nKeyError: 'labels'"
+    assert _verdict(tmp_path / "a", [key], log).rule == "key-error"
+    # ...and without an exception line the ignored part is the next twelve lines.
+    cut = ignored.replace("AttributeError: 'NoneType' object has no attribute 'close'\n", "")
+    inside = cut + "step\n" * 10 + "KeyError: 'x'"  # twelve lines below the header
+    assert _verdict(tmp_path / "b", [key], inside).category == "none"
+    after = cut + "step\n" * 11 + "KeyError: 'x'"  # thirteen
+    assert _verdict(tmp_path / "c", [key], after).rule == "key-error"
+
+
+def test_an_ignored_traceback_cut_short_with_no_exception_line_anywhere(tmp_path):
+    killed = rule("killed", "resources", priority=40, patterns={"any": ["^Killed$"]})
+    log = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
+           "Traceback (most recent call last):\n" + "step\n" * 12 + "Killed")
+    assert _verdict(tmp_path, [killed], log).rule == "killed"
