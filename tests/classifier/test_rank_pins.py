@@ -342,3 +342,26 @@ def test_an_ignored_traceback_cut_short_with_no_exception_line_anywhere(tmp_path
     log = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
            "Traceback (most recent call last):\n" + "step\n" * 12 + "Killed")
     assert _verdict(tmp_path, [killed], log).rule == "killed"
+
+
+RESET = rule("conn-reset", "network", priority=40, patterns={"any": ["connection reset by peer"]})
+IGNORED_HEAD = ("Exception ignored in: <function Client.__del__ at 0x7f>\n"
+                "Traceback (most recent call last):\n"
+                "  socket: connection reset by peer\n")
+
+
+def test_an_ignored_traceback_without_an_exception_line_still_hides_its_lines(tmp_path):
+    assert _verdict(tmp_path, [RESET], IGNORED_HEAD + "step\n" * 3).category == "none"
+
+
+def test_another_streams_exception_does_not_end_an_ignored_traceback(tmp_path):
+    from investigator.models import Evidence, LogEvent, LogStream, Target
+
+    streams = [
+        LogStream(name="algo-1", events=[LogEvent(message=m) for m in
+                                         (IGNORED_HEAD + "step\n" * 3).splitlines()]),
+        LogStream(name="algo-2", events=[LogEvent(message="step"),
+                                         LogEvent(message="ValueError: bad shard")]),
+    ]
+    ev = Evidence(target=Target(kind="log", name="t"), logs=streams)
+    assert classify(ev, library(tmp_path, RESET)).finding.category == "none"
