@@ -365,3 +365,9 @@ def test_another_streams_exception_does_not_end_an_ignored_traceback(tmp_path):
     ]
     ev = Evidence(target=Target(kind="log", name="t"), logs=streams)
     assert classify(ev, library(tmp_path, RESET)).finding.category == "none"
+
+
+def test_the_ignored_header_line_itself_is_no_failure(tmp_path):
+    marker = rule("exception-word", "unknown", priority=5, confidence="low",
+                  patterns={"any": [r"\bException\b"]})
+    assert _verdict(tmp_path, [marker], IGNORED_HEAD + "step").category == "none"
