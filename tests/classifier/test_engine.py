@@ -388,3 +388,24 @@ def test_scanner_context_lines():
     [hit] = ps.scan([TextSource("logs", "f", file_chunks(io.BytesIO(data)))])[0]
     assert hit.before == ("a", "b", "c") and hit.after == ("d", "e")
     assert hit.span == (0, 4)
+
+
+def test_an_inconclusive_rules_title_is_filled_from_the_facts(tmp_path):
+    arch = rule("arch-on", "platform", requires=["ecr"],
+                title="Image architecture does not fit {sagemaker.instance_type|the instance}",
+                conditions=[{"fact": "ecr.image_architecture", "op": "equals", "value": "arm64"}])
+    gap = Gap(source="ecr", code="AccessDenied", message="denied")
+    inv = classify(evidence("", {"sagemaker.instance_type": "ml.g5.xlarge"}, [gap]),
+                   library(tmp_path, arch))
+    assert [i.title for i in inv.inconclusive] == [
+        "Image architecture does not fit ml.g5.xlarge"]
+
+
+def test_the_job_a_verdict_is_about_comes_from_the_facts(tmp_path):
+    facts = {"sagemaker.job_name": "train-7", "sagemaker.status": "Failed",
+             "sagemaker.instance_type": "ml.p4d.24xlarge", "sagemaker.failure_reason": "x"}
+    inv = classify(evidence("CUDA out of memory", facts), library(tmp_path, OOM))
+    assert inv.job is not None
+    assert (inv.job.name, inv.job.status, inv.job.instance_type) == (
+        "train-7", "Failed", "ml.p4d.24xlarge")
+    assert classify(evidence("CUDA out of memory"), library(tmp_path / "b", OOM)).job is None

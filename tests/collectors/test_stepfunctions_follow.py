@@ -231,6 +231,9 @@ def test_child_found_from_task_submitted_when_the_execution_timed_out(aws: h.Stu
     f = res.collected.facts
     assert (f["sfn.parent_failed_state"], f["sfn.failed_state"]) == ("RunChild", "TrainModel")
     assert f["sfn.nested_execution_arn"] == child
+    # The execution asked about stays the parent, with its state machine.
+    assert (f["sfn.execution_arn"], f["sfn.state_machine_arn"]) == (
+        arn, arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0])
     assert res.job is not None and res.job.name == "child-job"
     # The child's states are in the timeline as spans, marked as the child's.
     prepare = next(t for t in res.collected.timeline if t.event == "child: state Prepare")
