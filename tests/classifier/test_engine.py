@@ -402,10 +402,17 @@ def test_an_inconclusive_rules_title_is_filled_from_the_facts(tmp_path):
 
 
 def test_the_job_a_verdict_is_about_comes_from_the_facts(tmp_path):
-    facts = {"sagemaker.job_name": "train-7", "sagemaker.status": "Failed",
-             "sagemaker.instance_type": "ml.p4d.24xlarge", "sagemaker.failure_reason": "x"}
+    facts = {"sagemaker.job_name": "train-7", "sagemaker.job_arn": "arn:aws:sagemaker:x",
+             "sagemaker.job_kind": "training", "sagemaker.status": "Failed",
+             "sagemaker.secondary_status": "Failed", "sagemaker.failure_reason": "x",
+             "sagemaker.instance_type": "ml.p4d.24xlarge", "sagemaker.instance_count": 2,
+             "sagemaker.image": "img:1", "sagemaker.created": "2025-03-01T12:00:00Z",
+             "sagemaker.started": "2025-03-01T12:04:00Z", "sagemaker.ended": "2025-03-01T12:30:00Z"}
     inv = classify(evidence("CUDA out of memory", facts), library(tmp_path, OOM))
     assert inv.job is not None
-    assert (inv.job.name, inv.job.status, inv.job.instance_type) == (
-        "train-7", "Failed", "ml.p4d.24xlarge")
+    # Every JobInfo field is the fact of the same name (job_name → name, and so on).
+    shown = {f"sagemaker.{k}": v for k, v in inv.job.model_dump(mode="json").items()}
+    renamed = {"sagemaker.name": "sagemaker.job_name", "sagemaker.arn": "sagemaker.job_arn",
+               "sagemaker.kind": "sagemaker.job_kind"}
+    assert {renamed.get(k, k): v for k, v in shown.items()} == facts
     assert classify(evidence("CUDA out of memory"), library(tmp_path / "b", OOM)).job is None

@@ -434,6 +434,7 @@ def test_a_stop_reads_older_pages_until_the_running_state_is_found(aws: h.Stubbe
     assert res.job is not None and res.job.name == "stopped-4"
     # Pages of two, newest first: the third holds Train's entry; the fourth is never asked for.
     assert len(aws.calls("GetExecutionHistory")) == 3
+    assert res.collected.facts["sfn.events_read"] == 6
 
 
 def test_an_unreadable_history_without_a_cause_names_no_state(aws: h.StubbedAws) -> None:

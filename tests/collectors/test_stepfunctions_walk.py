@@ -251,3 +251,28 @@ def test_the_timeline_names_the_failed_map_iteration(aws: h.StubbedAws) -> None:
     events = [t.event for t in res.collected.timeline]
     assert events[-3:] == ["TaskFailed: SageMaker.ResourceLimitExceededException",
                            "map Fanout iteration 3 failed", "ExecutionFailed: States.TaskFailed"]
+
+
+def test_processing_job_named_by_its_parameters(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Preprocess")
+    b.schedule(PROCESS, {"ProcessingJobName": "prep-7", "AppSpecification": {"ImageUri": h.IMAGE}})
+    b.started(PROCESS)
+    b.task_failed(PROCESS, "SageMaker.AmazonSageMakerException", "ValidationException: bad")
+    b.execution_failed("SageMaker.AmazonSageMakerException", "ValidationException: bad")
+    res = _run(aws, "processing-params", b)
+    assert res.job is not None
+    assert (res.job.name, res.job.kind, res.job_started) == ("prep-7", "processing", False)
+
+
+def test_a_transform_job_task_is_not_taken_for_a_training_job(aws: h.StubbedAws) -> None:
+    transform = "createTransformJob.sync"
+    b = h.HistoryBuilder()
+    b.enter("BatchScore")
+    b.schedule(transform, {"TransformJobName": "score-7", "ModelName": "m-7"})
+    b.started(transform)
+    b.task_failed(transform, "States.TaskFailed", "ClientError: model not found")
+    b.execution_failed("States.TaskFailed", "ClientError: model not found")
+    res = _run(aws, "transform", b)
+    assert res.collected.facts["sfn.failed_state"] == "BatchScore"
+    assert res.job is None
