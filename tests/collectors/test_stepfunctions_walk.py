@@ -78,6 +78,7 @@ def test_a_retried_then_succeeded_failure_is_not_blamed(aws: h.StubbedAws) -> No
     assert f["sfn.failed_state"] == "Rejected"
     assert f["sfn.error"] == "Rejected"
     assert f["sfn.cause"] == "F1 below target"
+    assert (f["sfn.execution_error"], f["sfn.execution_cause"]) == ("Rejected", "F1 below target")
 
 
 def _nested(aws: h.StubbedAws, levels: int) -> list[str]:
@@ -276,3 +277,34 @@ def test_a_transform_job_task_is_not_taken_for_a_training_job(aws: h.StubbedAws)
     res = _run(aws, "transform", b)
     assert res.collected.facts["sfn.failed_state"] == "BatchScore"
     assert res.job is None
+
+
+def test_training_parameters_cut_short_leave_the_job_to_task_submitted(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.add("TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "sagemaker", "resource": TRAIN, "region": h.REGION,
+        "parameters": '{"TrainingJobName": "cut-1", "AlgorithmSpecifica'})
+    b.started(TRAIN)
+    b.submitted(TRAIN, {"TrainingJobArn": JOB_ARN + "cut-1"})
+    b.task_failed(TRAIN, "States.TaskFailed", "job failed")
+    b.execution_failed("States.TaskFailed", "job failed")
+    res = _run(aws, "cut-params", b)
+    assert res.job is not None and (res.job.name, res.job.arn) == ("cut-1", JOB_ARN + "cut-1")
+    assert res.job_params is None
+
+
+def test_an_empty_job_name_in_the_parameters_is_no_job(aws: h.StubbedAws) -> None:
+    """"TrainingJobName.$": "$.name" with an empty name: CreateTrainingJob refuses it, and the
+    investigation names no job (rather than a job called '')."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params(""))
+    b.started(TRAIN)
+    b.task_failed(TRAIN, "SageMaker.AmazonSageMakerException",
+                  "1 validation error detected: Value '' at 'trainingJobName' failed to satisfy "
+                  "constraint: Member must have length greater than or equal to 1")
+    b.execution_failed("SageMaker.AmazonSageMakerException", "validation error")
+    res = _run(aws, "empty-name", b)
+    assert res.collected.facts["sfn.failed_state"] == "Train"
+    assert res.job is None and "sfn.job_name" not in res.collected.facts
