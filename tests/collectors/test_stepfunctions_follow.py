@@ -366,8 +366,11 @@ def test_a_stopped_execution_names_the_task_that_was_running(aws: h.StubbedAws) 
     b.started("createTrainingJob.sync")
     b.add("ExecutionAborted", seconds=60, executionAbortedEventDetails={})
     arn = h.execution_arn("stopped-task")
-    aws.execution(arn, b.events, status="ABORTED")
+    aws.execution(arn, b.events, status="ABORTED", describe={"input": '{"lr": "0.1"}'})
     res = sfn.collect_execution(aws.ctx, arn)
+    # What the last-good-run lookup starts from: the state machine, the start and the input.
+    assert (res.state_machine_arn, res.start, res.input) == (
+        arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0], h.T0, '{"lr": "0.1"}')
     f = res.collected.facts
     assert (f["sfn.stopped_state"], f["sfn.task_resource"]) == (
         "Train", "arn:aws:states:::sagemaker:createTrainingJob.sync")

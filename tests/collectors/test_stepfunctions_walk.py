@@ -308,3 +308,28 @@ def test_an_empty_job_name_in_the_parameters_is_no_job(aws: h.StubbedAws) -> Non
     res = _run(aws, "empty-name", b)
     assert res.collected.facts["sfn.failed_state"] == "Train"
     assert res.job is None and "sfn.job_name" not in res.collected.facts
+
+
+def test_an_evaluation_failure_pointing_back_does_not_take_the_previous_tasks_job(
+    aws: h.StubbedAws,
+) -> None:
+    """EvaluationFailed of a Pass state linked to the previous Task state's exit (as AWS
+    records it): that task's training job, which succeeded, is not the failed job."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params("good-job"))
+    b.started(TRAIN)
+    b.succeeded(TRAIN)
+    exited = b.exit("Train")
+    b.enter("Report", "Pass", prev=exited)
+    cause = "The JSONata expression '$states.input.metrics' returned nothing (undefined)."
+    b.add("EvaluationFailed", exited, evaluationFailedEventDetails={
+        "error": "States.QueryEvaluationError", "cause": cause, "location": "Output",
+        "state": "Report"})
+    b.execution_failed("States.QueryEvaluationError", cause)
+    res = _run(aws, "eval-back", b)
+    f = res.collected.facts
+    assert f["sfn.failed_state"] == "Report"
+    assert res.job is None
+    assert "sfn.task_resource" not in f and "sfn.attempts" not in f
+
