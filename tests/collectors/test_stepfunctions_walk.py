@@ -333,3 +333,22 @@ def test_an_evaluation_failure_pointing_back_does_not_take_the_previous_tasks_jo
     assert res.job is None
     assert "sfn.task_resource" not in f and "sfn.attempts" not in f
 
+
+
+def test_an_output_evaluation_failure_after_the_job_names_that_job(aws: h.StubbedAws) -> None:
+    """The training task succeeded, then its JSONata Output failed to evaluate: the state's
+    own task (and its job) is what the failure is about."""
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.schedule(TRAIN, h.training_params("evaluated-job"))
+    b.started(TRAIN)
+    done = b.succeeded(TRAIN)
+    cause = "The JSONata expression '$states.result.ModelArtifacts' returned nothing."
+    b.add("EvaluationFailed", done, evaluationFailedEventDetails={
+        "error": "States.QueryEvaluationError", "cause": cause, "location": "Output",
+        "state": "Train"})
+    b.execution_failed("States.QueryEvaluationError", cause)
+    res = _run(aws, "eval-output", b)
+    f = res.collected.facts
+    assert (f["sfn.failed_state"], f["sfn.attempts"]) == ("Train", 1)
+    assert res.job is not None and res.job.name == "evaluated-job"
