@@ -139,3 +139,16 @@ def test_a_caught_parallel_failure_before_a_fail_state_names_the_parallel() -> N
     a = _analyse(events)
     assert (a.fail_state, a.state, a.parallel_state) == ("Failed", "Score", "Evaluate")
     assert sh.details(a.root)["error"] == "Lambda.Unknown"
+
+
+def test_an_evaluation_failure_linked_to_another_states_entry_keeps_its_own_state() -> None:
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Pass", "Report", 1),
+        _ev(3, "EvaluationFailed", 2, evaluationFailedEventDetails={
+            "error": "States.QueryEvaluationError", "state": "Publish", "location": "Arguments"}),
+        _ev(4, "ExecutionFailed", 3, executionFailedEventDetails={
+            "error": "States.QueryEvaluationError"}),
+    ]
+    a = _analyse(events)
+    assert (a.state, a.attempts) == ("Publish", [])
