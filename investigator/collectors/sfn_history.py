@@ -373,9 +373,6 @@ def _walk_attempts(
             attempts = []  # the link led out of the state the failure names
             break
         ev = history.prev(ev)
-    else:
-        if a.root is not None and a.state is None:
-            a.state = details(a.root).get("state")
     a.attempts = attempts[::-1]
     _choose_attempt(a)
 
