@@ -416,3 +416,38 @@ def test_the_job_a_verdict_is_about_comes_from_the_facts(tmp_path):
                "sagemaker.kind": "sagemaker.job_kind"}
     assert {renamed.get(k, k): v for k, v in shown.items()} == facts
     assert classify(evidence("CUDA out of memory"), library(tmp_path / "b", OOM)).job is None
+
+
+def test_the_investigation_carries_what_was_collected(tmp_path):
+    """Everything the collectors gathered reaches the investigation a report is rendered
+    from: failed state, timeline, gaps, changes, last good run, call count, time taken."""
+    from datetime import UTC, datetime
+
+    from investigator.models import Change, TimelineEvent
+
+    when = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    ev = Evidence(
+        target=Target(kind="execution", name="arn:x"),
+        facts={"sfn.failed_state": "Train", "sagemaker.instance_type": "ml.g5.xlarge"},
+        logs=[LogStream(name="s", events=[LogEvent(message="No module named 'wandb'"),
+                                          LogEvent(message="TypeError: bad arg")])],
+        gaps=[Gap(source="ecr", code="AccessDenied", message="denied")],
+        timeline=[TimelineEvent(time=when, source="sfn", event="ExecutionStarted")],
+        changes=[Change(field="image", before="a", after="b")],
+        last_good="arn:good", api_calls=7, elapsed_s=1.5)
+    typed = {**TYPEERR, "title": "Bad argument on {sagemaker.instance_type|some instance}"}
+    inv = classify(ev, library(tmp_path, MODULE, typed))
+    assert inv.failed_state == "Train"
+    assert (inv.timeline, inv.gaps, inv.changes) == (ev.timeline, ev.gaps, ev.changes)
+    assert (inv.last_good, inv.api_calls, inv.elapsed_s) == ("arn:good", 7, 1.5)
+    # The runner-up's title is filled from the facts too.
+    assert [a.title for a in inv.alternatives if a.rule == "type-error"] == [
+        "Bad argument on ml.g5.xlarge"]
+
+
+def test_a_generic_verdict_also_cites_the_final_exception_line(tmp_path):
+    marker = rule("tb", "unknown", priority=5, confidence="low", patterns={"any": ["^Traceback"]})
+    log = "Traceback (most recent call last):\n  File \"train.py\", line 3\nValueError: x"
+    inv = classify(evidence(log), library(tmp_path, marker))
+    assert [e.text for e in inv.finding.evidence] == [
+        "Traceback (most recent call last):", "ValueError: x"]

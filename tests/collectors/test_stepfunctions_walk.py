@@ -352,3 +352,40 @@ def test_an_output_evaluation_failure_after_the_job_names_that_job(aws: h.Stubbe
     f = res.collected.facts
     assert (f["sfn.failed_state"], f["sfn.attempts"]) == ("Train", 1)
     assert res.job is not None and res.job.name == "evaluated-job"
+
+
+def test_a_processing_job_named_only_by_the_failure_cause(aws: h.StubbedAws) -> None:
+    """Parameters cut short, no TaskSubmitted: the .sync task's cause (DescribeProcessingJob
+    output) names the processing job."""
+    b = h.HistoryBuilder()
+    b.enter("Preprocess")
+    b.add("TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "sagemaker", "resource": PROCESS, "region": h.REGION,
+        "parameters": '{"ProcessingJobName": "prep-9", "AppSpec'})
+    b.started(PROCESS)
+    cause = json.dumps({"ProcessingJobName": "prep-9", "ProcessingJobStatus": "Failed",
+                        "FailureReason": "AlgorithmError: café missing"})
+    b.task_failed(PROCESS, "States.TaskFailed", cause)
+    b.execution_failed("States.TaskFailed", cause)
+    res = _run(aws, "processing-cause", b)
+    assert res.job is not None and (res.job.name, res.job.kind) == ("prep-9", "processing")
+    assert res.cause_job is not None and res.cause_job["ProcessingJobStatus"] == "Failed"
+    # The cause is shown as JSON re-written after redaction, non-ASCII text kept as is.
+    assert res.collected.facts["sfn.cause"] == (
+        '{"ProcessingJobName": "prep-9", "ProcessingJobStatus": "Failed", '
+        '"FailureReason": "AlgorithmError: café missing"}')
+
+
+def test_a_training_job_named_only_by_the_failure_cause(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Train")
+    b.add("TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "sagemaker", "resource": TRAIN, "region": h.REGION,
+        "parameters": '{"TrainingJobName": "train-9", "Algorith'})
+    b.started(TRAIN)
+    cause = json.dumps({"TrainingJobName": "train-9", "TrainingJobStatus": "Failed"})
+    b.task_failed(TRAIN, "States.TaskFailed", cause)
+    b.execution_failed("States.TaskFailed", cause)
+    res = _run(aws, "training-cause", b)
+    assert res.job is not None and (res.job.name, res.job.kind) == ("train-9", "training")
+    assert res.job_started is True
