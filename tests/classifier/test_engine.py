@@ -451,3 +451,24 @@ def test_a_generic_verdict_also_cites_the_final_exception_line(tmp_path):
     inv = classify(evidence(log), library(tmp_path, marker))
     assert [e.text for e in inv.finding.evidence] == [
         "Traceback (most recent call last):", "ValueError: x"]
+
+
+def test_log_events_become_lines_the_rules_and_the_report_see(tmp_path):
+    from datetime import UTC, datetime
+
+    when = datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC)
+    # One CloudWatch event holding a whole traceback: its lines are lines (anchors work), the
+    # cited line keeps the event's time, and text that is not valid UTF-8 does not break it.
+    event = LogEvent(message="Traceback (most recent call last):\nTypeError: bad \udcff arg",
+                     timestamp=when)
+    ev = Evidence(target=Target(kind="log", name="t"), logs=[LogStream(name="s", events=[event])])
+    inv = classify(ev, library(tmp_path / "a", TYPEERR), source_label="job.log")
+    assert inv.finding.rule == "type-error" and inv.source == "job.log"
+    [line] = inv.finding.evidence
+    assert (line.text, line.timestamp) == ("TypeError: bad ? arg", when)
+
+
+def test_a_stream_without_events_is_nothing_to_examine(tmp_path):
+    ev = Evidence(target=Target(kind="log", name="t"), logs=[LogStream(name="s", events=[])])
+    inv = classify(ev, library(tmp_path, TYPEERR))
+    assert [g.message for g in inv.gaps] == ["the log holds no text (0 bytes, all whitespace)"]
