@@ -472,3 +472,12 @@ def test_a_stream_without_events_is_nothing_to_examine(tmp_path):
     ev = Evidence(target=Target(kind="log", name="t"), logs=[LogStream(name="s", events=[])])
     inv = classify(ev, library(tmp_path, TYPEERR))
     assert [g.message for g in inv.gaps] == ["the log holds no text (0 bytes, all whitespace)"]
+
+
+def test_a_line_cited_from_an_aws_reason_says_which_fact_it_came_from(tmp_path):
+    cap = rule("cap", "capacity", priority=60, patterns={"any": ["Unable to provision"]})
+    facts = {"sagemaker.failure_reason": "CapacityError: Unable to provision requested ML compute"}
+    inv = classify(evidence("", facts), library(tmp_path, cap))
+    [line] = inv.finding.evidence
+    assert (line.source, line.stream, line.text) == (
+        "sagemaker.failure_reason", "sagemaker.failure_reason", facts["sagemaker.failure_reason"])
