@@ -152,3 +152,20 @@ def test_an_evaluation_failure_linked_to_another_states_entry_keeps_its_own_stat
     ]
     a = _analyse(events)
     assert (a.state, a.attempts) == ("Publish", [])
+
+
+def test_a_map_iteration_failure_without_an_index_names_the_map_only() -> None:
+    """MapIterationEventDetails.index is optional in the botocore model."""
+    lam = {"resourceType": "lambda", "resource": "invoke"}
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Map", "Fanout", 1),
+        _entered(3, "Task", "Shard", 2),
+        _ev(4, "TaskScheduled", 3, taskScheduledEventDetails={**lam, "parameters": "{}"}),
+        _ev(5, "TaskFailed", 4, taskFailedEventDetails={**lam, "error": "Lambda.Unknown"}),
+        _ev(6, "MapIterationFailed", 5, mapIterationFailedEventDetails={"name": "Fanout"}),
+        _ev(7, "MapStateFailed", 6),
+        _ev(8, "ExecutionFailed", 7, executionFailedEventDetails={"error": "States.TaskFailed"}),
+    ]
+    a = _analyse(events)
+    assert (a.state, a.map_state, a.map_iteration) == ("Shard", "Fanout", None)

@@ -389,3 +389,21 @@ def test_a_training_job_named_only_by_the_failure_cause(aws: h.StubbedAws) -> No
     res = _run(aws, "training-cause", b)
     assert res.job is not None and (res.job.name, res.job.kind) == ("train-9", "training")
     assert res.job_started is True
+
+
+def test_a_failed_describe_task_means_the_job_exists(aws: h.StubbedAws) -> None:
+    """A polling loop (DescribeTrainingJob through the AWS SDK integration) failed: the job it
+    polls was created, so the investigation reads it."""
+    sdk = "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob"
+    b = h.HistoryBuilder()
+    b.enter("WaitForTraining")
+    b.add("TaskScheduled", taskScheduledEventDetails={
+        "resourceType": "aws-sdk:sagemaker", "resource": "describeTrainingJob",
+        "region": h.REGION, "parameters": json.dumps({"TrainingJobName": "polled-1"})})
+    b.started("describeTrainingJob", rtype="aws-sdk:sagemaker")
+    b.task_failed("describeTrainingJob", "SageMaker.SageMakerException", "Rate exceeded",
+                  rtype="aws-sdk:sagemaker")
+    b.execution_failed("SageMaker.SageMakerException", "Rate exceeded")
+    res = _run(aws, "describe-task", b)
+    assert res.collected.facts["sfn.task_resource"] == sdk
+    assert res.job is not None and res.job.name == "polled-1" and res.job_started is True
