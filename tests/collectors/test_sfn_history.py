@@ -169,3 +169,26 @@ def test_a_map_iteration_failure_without_an_index_names_the_map_only() -> None:
     ]
     a = _analyse(events)
     assert (a.state, a.map_state, a.map_iteration) == ("Shard", "Fanout", None)
+
+
+def test_a_map_failure_whose_iteration_is_off_the_chain_is_searched_for() -> None:
+    """MapStateFailed linked to the Map's entry, the failed iteration on its own chain: the
+    failure is found by searching below the Map's failure."""
+    res = {"resourceType": "sagemaker", "resource": "arn:aws:states:::sagemaker:createTrainingJob.sync"}
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Map", "Fanout", 1),
+        _entered(3, "Task", "Shard", 2),
+        _ev(4, "TaskScheduled", 3, taskScheduledEventDetails={
+            **res, "parameters": '{"TrainingJobName": "shard-4"}'}),
+        _ev(5, "TaskFailed", 4, taskFailedEventDetails={**res, "error": "States.TaskFailed"}),
+        _ev(6, "MapIterationFailed", 5, mapIterationFailedEventDetails={"name": "Fanout",
+                                                                        "index": 4}),
+        _ev(7, "MapStateFailed", 2),
+        _ev(8, "ExecutionFailed", 7, executionFailedEventDetails={"error": "States.TaskFailed"}),
+    ]
+    a = _analyse(events)
+    assert (a.state, a.map_state, a.map_iteration) == ("Shard", "Fanout", 4)
+    # The resource is already an ARN: it is kept as it is.
+    assert sh.resource_of(a.scheduled) == res["resource"]
+    assert sh.job_from_params(a.scheduled).name == "shard-4"

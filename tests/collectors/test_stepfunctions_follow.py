@@ -146,7 +146,9 @@ def test_tuning_job_named_by_the_cause_when_the_parameters_do_not(aws: h.Stubbed
     _expect_tuning_jobs(aws, "tune-cut")
     res = sfn.collect_execution(aws.ctx, arn)
     assert res.collected.facts["sfn.tuning_job_name"] == "tune-cut"
-    assert res.job is not None and res.job.name == "tune-cut-001-aaa"
+    assert res.job is not None
+    assert (res.job.name, res.job.kind, res.job.arn) == (
+        "tune-cut-001-aaa", "training", JOB_ARN + "tune-cut-001-aaa")
 
 
 # --- a target encrypted with a customer managed key --------------------------------------------
