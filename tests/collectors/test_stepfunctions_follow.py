@@ -451,3 +451,13 @@ def test_an_unreadable_history_without_a_cause_names_no_state(aws: h.StubbedAws)
     f = res.collected.facts
     assert f["sfn.error"] == "States.Timeout"
     assert "sfn.failed_state" not in f and "sfn.cause" not in f
+
+
+def test_the_progress_line_of_a_succeeded_execution_gives_its_status(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Train", "Pass")
+    b.exit("Train", "Pass")
+    b.execution_succeeded()
+    arn = h.execution_arn("fine")
+    aws.execution(arn, b.events, status="SUCCEEDED")
+    assert sfn.collect_execution(aws.ctx, arn).collected.summary == "status SUCCEEDED"
