@@ -7,10 +7,16 @@ with their reason in docs/testing.md.
 
     python scripts/mutation.py                  # every module in [tool.mutmut].only_mutate
     python scripts/mutation.py investigator.redact investigator.classifier.rank
+    python scripts/mutation.py --pending investigator.classifier.rank
+
+`--pending` runs only the module's mutants without a verdict or that survived the last run
+(after new tests), keeping the verdicts of the killed ones: on two cores a module can then be
+measured across several sittings. Every mutant still runs against every test that reaches it.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -27,9 +33,20 @@ def modules() -> list[str]:
     return [p.removesuffix(".py").replace("/", ".") for p in config["only_mutate"]]
 
 
-def run(selected: list[str]) -> None:
+def run(selected: list[str], pending: bool = False) -> None:
     mutmut = str(Path(sys.executable).with_name("mutmut"))
-    subprocess.run([mutmut, "run", *(f"{m}.*" for m in selected)], cwd=ROOT, check=False)
+    names = [n for m in selected for n in unsettled(m)] if pending else [f"{m}.*" for m in selected]
+    if names:
+        subprocess.run([mutmut, "run", *names], cwd=ROOT, check=False)
+
+
+def unsettled(module: str) -> list[str]:
+    """The module's mutants with no verdict yet (None) or that survived (0) the last run."""
+    meta = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
+    if not meta.exists():
+        return [f"{module}.*"]
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    return [name for name, code in codes.items() if code in (None, 0)]
 
 
 def results() -> dict[str, str]:
@@ -60,8 +77,9 @@ def report(selected: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    selected = argv or modules()
-    run(selected)
+    pending = "--pending" in argv
+    selected = [a for a in argv if a != "--pending"] or modules()
+    run(selected, pending)
     report(selected)
     return 0
 

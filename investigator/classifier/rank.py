@@ -149,7 +149,7 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
 
 
 def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
-                       stopped: bool = False) -> None:
+                       stopped: bool) -> None:
     rule = top.result.rule
     conf = CONFIDENCE[rule.confidence] + (0.05 if top.explains_final else 0.0)
     rival = next((a for a in alts if a.result.rule.category != rule.category), None)
@@ -165,7 +165,7 @@ def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
         alt.why_lower = _why_lower(top, alt, alt in handled, stopped)
 
 
-def _why_lower(top: Scored, alt: Scored, handled: bool, stopped: bool = False) -> str:
+def _why_lower(top: Scored, alt: Scored, handled: bool, stopped: bool) -> str:
     a, t = alt.result.rule, top.result.rule
     if handled and stopped:
         return "the run was stopped on request; errors around a stop are its consequence"

@@ -319,14 +319,6 @@ def _take_root(history: History, ev: dict[str, Any], a: Analysis) -> None:
     if isinstance(named, str) and named:
         a.state = named  # the event names its state: believe it over previousEventId
     _walk_attempts(history, ev, a)
-    if a.entered is None and a.state is not None:
-        a.entered = _entered_named(history, a.state, below=int(ev["id"]))
-
-
-def _entered_named(history: History, name: str, below: int) -> dict[str, Any] | None:
-    return next((e for e in history.newest_first() if int(e["id"]) < below
-                 and str(e.get("type", "")).endswith("StateEntered")
-                 and details(e).get("name") == name), None)
 
 
 def _search(history: History, below: dict[str, Any], a: Analysis) -> None:
@@ -381,9 +373,6 @@ def _walk_attempts(
             attempts = []  # the link led out of the state the failure names
             break
         ev = history.prev(ev)
-    else:
-        if a.root is not None and a.state is None:
-            a.state = details(a.root).get("state")
     a.attempts = attempts[::-1]
     _choose_attempt(a)
 

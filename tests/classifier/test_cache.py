@@ -176,3 +176,26 @@ def test_the_default_library_reuses_its_rewritten_patterns(cache_home, monkeypat
     assert again.patterns.regexes == first.patterns.regexes
     assert tolerant.tolerant("a: b") != "a: b"  # the real rewrite still does its work
     engine.default_library.cache_clear()
+
+
+def test_a_patterns_entry_holding_foreign_items_is_ignored(cache_home, playbooks):
+    """The rewritten-patterns entry is trusted only when every item is a (key, regex) pair."""
+    import pickle
+
+    from investigator.classifier import engine
+
+    def fresh() -> engine.Library:
+        engine.default_library.cache_clear()
+        engine._REWRITTEN.clear()
+        return engine.default_library(str(playbooks))
+
+    good = fresh()
+    [entry] = sorted((cache_home / "investigator").glob("patterns-*.pickle"))
+    key = cache.content_key(playbooks)
+    keys = list(engine._REWRITTEN)
+    for foreign in ([[k, "^never$"] for k in keys],  # lists, not pairs
+                    [(k, "^never$", "extra") for k in keys]):  # triples
+        entry.write_bytes(pickle.dumps((key, foreign)))
+        assert fresh().patterns.regexes == good.patterns.regexes
+    engine.default_library.cache_clear()
+    engine._REWRITTEN.clear()

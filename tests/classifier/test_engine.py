@@ -388,3 +388,97 @@ def test_scanner_context_lines():
     [hit] = ps.scan([TextSource("logs", "f", file_chunks(io.BytesIO(data)))])[0]
     assert hit.before == ("a", "b", "c") and hit.after == ("d", "e")
     assert hit.span == (0, 4)
+
+
+def test_an_inconclusive_rules_title_is_filled_from_the_facts(tmp_path):
+    arch = rule("arch-on", "platform", requires=["ecr"],
+                title="Image architecture does not fit {sagemaker.instance_type|the instance}",
+                conditions=[{"fact": "ecr.image_architecture", "op": "equals", "value": "arm64"}])
+    gap = Gap(source="ecr", code="AccessDenied", message="denied")
+    inv = classify(evidence("", {"sagemaker.instance_type": "ml.g5.xlarge"}, [gap]),
+                   library(tmp_path, arch))
+    assert [i.title for i in inv.inconclusive] == [
+        "Image architecture does not fit ml.g5.xlarge"]
+
+
+def test_the_job_a_verdict_is_about_comes_from_the_facts(tmp_path):
+    facts = {"sagemaker.job_name": "train-7", "sagemaker.job_arn": "arn:aws:sagemaker:x",
+             "sagemaker.job_kind": "training", "sagemaker.status": "Failed",
+             "sagemaker.secondary_status": "Failed", "sagemaker.failure_reason": "x",
+             "sagemaker.instance_type": "ml.p4d.24xlarge", "sagemaker.instance_count": 2,
+             "sagemaker.image": "img:1", "sagemaker.created": "2025-03-01T12:00:00Z",
+             "sagemaker.started": "2025-03-01T12:04:00Z", "sagemaker.ended": "2025-03-01T12:30:00Z"}
+    inv = classify(evidence("CUDA out of memory", facts), library(tmp_path, OOM))
+    assert inv.job is not None
+    # Every JobInfo field is the fact of the same name (job_name → name, and so on).
+    shown = {f"sagemaker.{k}": v for k, v in inv.job.model_dump(mode="json").items()}
+    renamed = {"sagemaker.name": "sagemaker.job_name", "sagemaker.arn": "sagemaker.job_arn",
+               "sagemaker.kind": "sagemaker.job_kind"}
+    assert {renamed.get(k, k): v for k, v in shown.items()} == facts
+    assert classify(evidence("CUDA out of memory"), library(tmp_path / "b", OOM)).job is None
+
+
+def test_the_investigation_carries_what_was_collected(tmp_path):
+    """Everything the collectors gathered reaches the investigation a report is rendered
+    from: failed state, timeline, gaps, changes, last good run, call count, time taken."""
+    from datetime import UTC, datetime
+
+    from investigator.models import Change, TimelineEvent
+
+    when = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    ev = Evidence(
+        target=Target(kind="execution", name="arn:x"),
+        facts={"sfn.failed_state": "Train", "sagemaker.instance_type": "ml.g5.xlarge"},
+        logs=[LogStream(name="s", events=[LogEvent(message="No module named 'wandb'"),
+                                          LogEvent(message="TypeError: bad arg")])],
+        gaps=[Gap(source="ecr", code="AccessDenied", message="denied")],
+        timeline=[TimelineEvent(time=when, source="sfn", event="ExecutionStarted")],
+        changes=[Change(field="image", before="a", after="b")],
+        last_good="arn:good", api_calls=7, elapsed_s=1.5)
+    typed = {**TYPEERR, "title": "Bad argument on {sagemaker.instance_type|some instance}"}
+    inv = classify(ev, library(tmp_path, MODULE, typed))
+    assert inv.failed_state == "Train"
+    assert (inv.timeline, inv.gaps, inv.changes) == (ev.timeline, ev.gaps, ev.changes)
+    assert (inv.last_good, inv.api_calls, inv.elapsed_s) == ("arn:good", 7, 1.5)
+    # The runner-up's title is filled from the facts too.
+    assert [a.title for a in inv.alternatives if a.rule == "type-error"] == [
+        "Bad argument on ml.g5.xlarge"]
+
+
+def test_a_generic_verdict_also_cites_the_final_exception_line(tmp_path):
+    marker = rule("tb", "unknown", priority=5, confidence="low", patterns={"any": ["^Traceback"]})
+    log = "Traceback (most recent call last):\n  File \"train.py\", line 3\nValueError: x"
+    inv = classify(evidence(log), library(tmp_path, marker))
+    assert [e.text for e in inv.finding.evidence] == [
+        "Traceback (most recent call last):", "ValueError: x"]
+
+
+def test_log_events_become_lines_the_rules_and_the_report_see(tmp_path):
+    from datetime import UTC, datetime
+
+    when = datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC)
+    # One CloudWatch event holding a whole traceback: its lines are lines (anchors work), the
+    # cited line keeps the event's time, and text that is not valid UTF-8 does not break it.
+    event = LogEvent(message="Traceback (most recent call last):\nTypeError: bad \udcff arg",
+                     timestamp=when)
+    ev = Evidence(target=Target(kind="log", name="t"), logs=[LogStream(name="s", events=[event])])
+    inv = classify(ev, library(tmp_path / "a", TYPEERR), source_label="job.log")
+    assert inv.finding.rule == "type-error" and inv.source == "job.log"
+    [line] = inv.finding.evidence
+    assert (line.text, line.timestamp) == ("TypeError: bad ? arg", when)
+
+
+def test_a_stream_without_events_is_nothing_to_examine(tmp_path):
+    ev = Evidence(target=Target(kind="log", name="t"), logs=[LogStream(name="s", events=[])])
+    inv = classify(ev, library(tmp_path, TYPEERR))
+    assert [g.message for g in inv.gaps] == ["the log holds no text (0 bytes, all whitespace)"]
+
+
+def test_a_line_cited_from_an_aws_reason_says_which_fact_it_came_from(tmp_path):
+    cap = rule("cap", "capacity", priority=60, patterns={"any": ["Unable to provision"]})
+    facts = {"sagemaker.failure_reason": "CapacityError: Unable to provision ml.p4d \udcff"}
+    inv = classify(evidence("", facts), library(tmp_path, cap))
+    [line] = inv.finding.evidence
+    assert (line.source, line.stream, line.text) == (
+        "sagemaker.failure_reason", "sagemaker.failure_reason",
+        "CapacityError: Unable to provision ml.p4d ?")  # not valid UTF-8: replaced, not fatal

@@ -89,3 +89,32 @@ def test_model_is_loaded_lazily_and_without_numpy():
     assert specific["loaded"] == 0  # a rule explained it: the model was never read
     guessed = _run(PROBE.format(log=UNEXPLAINED_OOM))
     assert guessed == {"category": "resources", "loaded": 1, "numpy": False}
+
+
+def test_the_model_reads_aws_failure_reason_error_and_cause_beside_the_log():
+    from investigator.classifier.engine import fallback_text
+    from investigator.classifier.scanner import ScanStats
+
+    facts = {"sagemaker.failure_reason": "the zeta runtime reported code 7731",
+             "sfn.error": "States.TaskFailed", "sfn.cause": "the training step failed"}
+    inv = classify(evidence("ERROR - job failed", facts), default_library())
+    text = fallback_text(inv, ScanStats())
+    for value in facts.values():  # each on its own line
+        assert value in text.splitlines()
+
+
+def test_the_model_reads_at_most_max_chars_half_of_them_telling_lines():
+    """Long evidence and a long log: the last half of MAX_CHARS of the telling lines (here the
+    cause), a newline, then the end of the log filling the rest."""
+    from investigator.classifier.engine import fallback_text
+    from investigator.classifier.fallback import MAX_CHARS
+    from investigator.classifier.scanner import ScanStats
+
+    cause = "".join(f"cause line {i:05d}\n" for i in range(2000))
+    inv = classify(evidence("ERROR - job failed", {"sfn.cause": cause}), default_library())
+    stats = ScanStats(tails={"algo-1": "".join(f"log {i:06d}\n" for i in range(3000)).encode()})
+    text = fallback_text(inv, stats)
+    head, tail = text[: MAX_CHARS // 2], text[MAX_CHARS // 2 + 1 :]
+    assert head == cause[-(MAX_CHARS // 2) :]
+    assert text[MAX_CHARS // 2] == "\n"
+    assert tail == stats.tail_text()[-(MAX_CHARS - MAX_CHARS // 2) :]

@@ -59,3 +59,22 @@ def test_binary_sniffing():
     assert not looks_binary("naïve text, ünïcode and \x1b[31mcolour\x1b[0m\n".encode())
     assert not looks_binary(b"")
     assert looks_binary(bytes(range(256)) * 4)
+
+
+@pytest.mark.parametrize(
+    ("content", "message", "title"),
+    [
+        (b" \n\t\n", "the log holds no text (4 bytes, all whitespace)",
+         "Nothing to examine: the input is empty or holds only whitespace"),
+        (gzip.compress(b"x" * 100), "1 of 1 log source(s) are binary",
+         "Nothing to examine: the input is binary, not a text log"),
+    ],
+    ids=["whitespace", "binary"],
+)
+def test_the_input_gap_says_what_was_wrong_with_the_log(tmp_path, content, message, title):
+    path = tmp_path / "job.log"
+    path.write_bytes(content)
+    obj = investigate(str(path))
+    [gap] = obj["gaps"]
+    assert (gap["source"], gap["message"]) == ("logs", message)
+    assert obj["title"] == title

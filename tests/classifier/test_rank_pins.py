@@ -138,3 +138,236 @@ def test_a_space_indented_line_continues_the_final_exception(tmp_path):
            "RuntimeError: loading state_dict failed for Net\n"
            "    size mismatch for fc.weight: copying a param with shape [10, 512]")
     assert _verdict(tmp_path, [SIZE, MOD], log).rule == "size-mismatch"
+
+
+# --- what a user reads about each runner-up: its confidence and why it ranks lower ---------
+
+
+def _investigation(tmp_path: Path, rules: list[dict], log: str, facts: dict | None = None):
+    return classify(evidence(log, facts), library(tmp_path, *rules))
+
+
+def _alts(inv) -> list[tuple[str, float, str]]:
+    return [(a.rule, a.confidence, a.why_lower) for a in inv.alternatives]
+
+
+DEPS = rule("deps", "deps", priority=30, confidence="medium", patterns={"any": ["pip check failed"]})
+GENERIC = rule("generic", "unknown", priority=5, confidence="low", patterns={"any": ["Traceback"]})
+DONE = rule("done", "none", patterns={"any": ["Reporting training SUCCESS"]})
+
+
+def test_why_lower_names_priority_final_error_and_generic_marker(tmp_path):
+    inv = _investigation(tmp_path, [OOM, DEPS, GENERIC],
+                         "Traceback\npip check failed\nRuntimeError: CUDA out of memory")
+    assert (inv.finding.rule, inv.finding.confidence) == ("oom", 0.95)  # high + final error
+    # Runner-up confidence: its own level scaled down by how far its score is below the top
+    # (deps: medium 0.75 x (1 - 40/100)); a generic marker bottoms out at 30% of its level.
+    assert _alts(inv) == [
+        ("deps", 0.45, "usually a consequence rather than a cause (priority 30 < 50); "
+                       "it is not the final error of the log"),
+        ("generic", 0.17, "a generic failure marker; a specific rule explains the failure"),
+    ]
+
+
+def test_why_lower_for_an_equal_rule_matched_earlier(tmp_path):
+    same = rule("same", "code", priority=50, patterns={"any": ["weird thing"]})
+    inv = _investigation(tmp_path, [OOM, same], "weird thing\nCUDA out of memory")
+    # A tie of another category: the later one wins, less sure (0.9 - 0.1).
+    assert (inv.finding.rule, inv.finding.confidence) == ("oom", 0.8)
+    assert _alts(inv) == [("same", 0.79, "matched earlier in the log than the chosen cause")]
+
+
+def test_why_lower_falls_back_to_the_scores(tmp_path):
+    low = rule("low", "code", priority=50, confidence="low", patterns={"any": ["weird thing"]})
+    inv = _investigation(tmp_path, [OOM, low], "CUDA out of memory\nweird thing")
+    assert (inv.finding.rule, inv.finding.confidence) == ("oom", 0.9)
+    assert _alts(inv) == [("low", 0.5, "lower score (55 < 65)")]
+
+
+def test_why_lower_for_errors_a_later_success_handled(tmp_path):
+    log = "CUDA out of memory\nReporting training SUCCESS"
+    inv = _investigation(tmp_path / "a", [OOM, DONE], log)
+    assert (inv.finding.category, inv.finding.confidence) == ("none", 0.9)
+    assert _alts(inv) == [
+        ("oom", 0.89, "the job went on and ended successfully after this, so it was handled")]
+    stopped = _investigation(tmp_path / "b", [OOM, DONE], log, {"stop.by": "arn:aws:iam::1:user/me"})
+    assert stopped.finding.category == "none"
+    assert _alts(stopped) == [
+        ("oom", 0.89, "the run was stopped on request; errors around a stop are its consequence")]
+
+
+def test_an_unknown_category_verdict_is_never_more_than_half_sure(tmp_path):
+    loud = rule("loud", "unknown", priority=5, patterns={"any": ["Traceback"]})
+    inv = _investigation(tmp_path, [loud], "Traceback")
+    assert (inv.finding.rule, inv.finding.confidence) == ("loud", 0.5)
+
+
+PROBLEMS = [rule(f"r{i}", "code", priority=10 + i, patterns={"any": [f"problem {i}"]})
+            for i in range(8)]
+
+
+def test_at_most_five_alternatives_live_ones_first(tmp_path):
+    log = "\n".join(f"problem {i}" for i in range(8))
+    inv = _investigation(tmp_path / "a", PROBLEMS, log)
+    assert inv.finding.rule == "r7"
+    assert [a.rule for a in inv.alternatives] == ["r6", "r5", "r4", "r3"]
+    handled = _investigation(tmp_path / "b", [*PROBLEMS, DONE],
+                             log + "\nReporting training SUCCESS")
+    assert handled.finding.category == "none"
+    assert [a.rule for a in handled.alternatives] == ["r7", "r6", "r5", "r4", "r3"]
+    assert [a.confidence for a in handled.alternatives] == [0.6, 0.59, 0.59, 0.58, 0.57]
+
+
+def test_handled_errors_fill_only_the_room_live_ones_leave(tmp_path):
+    # Five errors handled by a success marker, then eight live ones after it: the live ones
+    # take all the room (four besides the verdict) and no handled one is listed.
+    problems = [rule(f"r{i}", "code", priority=10 + i, patterns={"any": [f"problem {i}"]})
+                for i in range(13)]
+    log = "\n".join([*(f"problem {i}" for i in range(5)), "Reporting training SUCCESS",
+                     *(f"problem {i}" for i in range(5, 13))])
+    inv = _investigation(tmp_path, [*problems, DONE], log)
+    assert inv.finding.rule == "r12"
+    assert [a.rule for a in inv.alternatives] == ["r11", "r10", "r9", "r8"]
+
+
+def test_a_generic_runner_up_of_a_generic_verdict_gets_the_ordinary_reason(tmp_path):
+    # Both rules are generic markers: "a specific rule explains the failure" would be false.
+    first = rule("gen-a", "unknown", priority=20, confidence="low", patterns={"any": ["Traceback"]})
+    second = rule("gen-b", "unknown", priority=5, confidence="low", patterns={"any": ["exited"]})
+    inv = _investigation(tmp_path, [first, second], "Traceback\nprocess exited with code 1")
+    runner_up = next(a for a in inv.alternatives if a.rule == "gen-b")
+    assert runner_up.why_lower == "usually a consequence rather than a cause (priority 5 < 20)"
+
+
+def test_a_later_success_line_does_not_handle_a_failure_aws_reported(tmp_path):
+    # The failure rests on SageMaker's FailureReason, not on log lines: a success line in the
+    # log does not make it handled, whether the rule cites the reason's text...
+    reason = {"sagemaker.failure_reason": "CapacityError: Unable to provision requested ML compute"}
+    log = "starting\nReporting training SUCCESS"
+    cited = rule("cap-text", "capacity", priority=60,
+                 patterns={"any": ["Unable to provision requested"]})
+    assert _verdict(tmp_path / "a", [cited, DONE], log, reason).rule == "cap-text"
+    # ...or only checks it in a condition (nothing cited at all).
+    checked = rule("cap-cond", "capacity", priority=60, conditions=[
+        {"fact": "sagemaker.failure_reason", "op": "matches", "value": "CapacityError"}])
+    assert _verdict(tmp_path / "b", [checked, DONE], log, reason).rule == "cap-cond"
+
+
+def test_runner_up_on_the_same_line_is_lower_by_score_not_earlier(tmp_path):
+    low = rule("low-oom", "code", priority=50, confidence="low",
+               patterns={"any": ["CUDA out of memory"]})
+    inv = _investigation(tmp_path, [OOM, low], "step 1\nCUDA out of memory")
+    assert _alts(inv) == [("low-oom", 0.5, "lower score (55 < 65)")]
+
+
+def test_a_runner_up_five_points_below_does_not_lower_confidence(tmp_path):
+    five_below = rule("deps-5", "deps", priority=45, patterns={"any": ["pip check failed"]})
+    four_below = rule("deps-4", "deps", priority=46, patterns={"any": ["pip check failed"]})
+    log = "pip check failed\nCUDA out of memory. Tried to allocate 2.00 GiB"
+    assert _verdict(tmp_path / "a", [OOM, five_below], log).confidence == 0.9
+    assert _verdict(tmp_path / "b", [OOM, four_below], log).confidence == 0.8
+
+
+def test_a_success_line_is_not_after_a_failure_on_the_same_line(tmp_path):
+    # "Training completed with errors": the success rule and the failure rule cite one line;
+    # the success did not come after the failure, so the failure stands.
+    errors = rule("completed-with-errors", "code", priority=40,
+                  patterns={"any": ["completed with errors"]})
+    done = rule("completed", "none", patterns={"any": ["Training completed"]})
+    finding = _verdict(tmp_path, [errors, done], "epoch 3\nTraining completed with errors")
+    assert finding.rule == "completed-with-errors"
+
+
+def test_a_runner_up_with_an_equal_score_keeps_its_own_confidence(tmp_path):
+    # Same score (40 + high = 50 + low): the later one wins; the runner-up is not discounted
+    # for any distance, so it keeps its level's 0.55.
+    sure = rule("sure-late", "code", priority=40, patterns={"any": ["second problem"]})
+    vague = rule("vague-early", "code", priority=50, confidence="low",
+                 patterns={"any": ["first problem"]})
+    inv = _investigation(tmp_path, [sure, vague], "first problem\nsecond problem")
+    assert (inv.finding.rule, inv.finding.confidence) == ("sure-late", 0.9)
+    assert _alts(inv) == [("vague-early", 0.55, "matched earlier in the log than the chosen cause")]
+
+
+def test_a_success_rule_explaining_the_final_exception_is_surer(tmp_path):
+    # Early stopping that ends the log with its own (handled) exception line: the success rule
+    # that explains that final line gets the final-line bonus like any other.
+    early = rule("early-stop", "none", patterns={"any": ["EarlyStopping"]})
+    log = "epoch 9 val_loss 0.31\nEarlyStoppingException: no improvement in 3 epochs"
+    finding = _verdict(tmp_path, [early], log)
+    assert (finding.category, finding.confidence) == ("none", 0.95)
+
+
+def test_a_succeeded_or_stopped_run_handled_the_errors_in_its_log(tmp_path):
+    log = "step 10\nCUDA out of memory. Tried to allocate 2.00 GiB\nstep 11"
+    for name, facts in [("succeeded", {"sfn.status": "SUCCEEDED"}),
+                        ("stopped", {"stop.by": "arn:aws:iam::123456789012:user/oncall"})]:
+        inv = _investigation(tmp_path / name, [OOM], log, facts)
+        assert inv.finding.category == "none", name
+        assert inv.finding.explanation.endswith(
+            "Errors were printed but the job carried on and finished, so they were handled.")
+        assert [a.rule for a in inv.alternatives] == ["oom"], name
+
+
+def test_lines_of_an_ignored_traceback_are_no_failure(tmp_path):
+    # Python printed this traceback and carried on ("Exception ignored in", a __del__ failing
+    # at exit): a rule matching its lines does not make the run a failure.
+    attr = rule("attr-none", "code", priority=40, patterns={"any": ["object has no attribute"]})
+    log = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
+           "Traceback (most recent call last):\n"
+           "AttributeError: 'NoneType' object has no attribute 'close'")
+    assert _verdict(tmp_path / "a", [attr], log).category == "none"
+    raised = log.replace("Exception ignored in: <function Pool.__del__ at 0x7f>\n", "")
+    assert _verdict(tmp_path / "b", [attr], raised).rule == "attr-none"
+
+
+def test_an_ignored_traceback_ends_at_its_exception_line(tmp_path):
+    key = rule("key-error", "code", priority=40, patterns={"any": ["KeyError"]})
+    ignored = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
+               "Traceback (most recent call last):\n"
+               "AttributeError: 'NoneType' object has no attribute 'close'\n")
+    # An error raised two lines after the ignored traceback's end is a failure...
+    log = ignored + "step 10\nKeyError: 'labels'"
+    assert _verdict(tmp_path / "a", [key], log).rule == "key-error"
+    # ...and without an exception line the ignored part is the next twelve lines.
+    cut = ignored.replace("AttributeError: 'NoneType' object has no attribute 'close'\n", "")
+    inside = cut + "step\n" * 10 + "KeyError: 'x'"  # twelve lines below the header
+    assert _verdict(tmp_path / "b", [key], inside).category == "none"
+    after = cut + "step\n" * 11 + "KeyError: 'x'"  # thirteen
+    assert _verdict(tmp_path / "c", [key], after).rule == "key-error"
+
+
+def test_an_ignored_traceback_cut_short_with_no_exception_line_anywhere(tmp_path):
+    killed = rule("killed", "resources", priority=40, patterns={"any": ["^Killed$"]})
+    log = ("Exception ignored in: <function Pool.__del__ at 0x7f>\n"
+           "Traceback (most recent call last):\n" + "step\n" * 12 + "Killed")
+    assert _verdict(tmp_path, [killed], log).rule == "killed"
+
+
+RESET = rule("conn-reset", "network", priority=40, patterns={"any": ["connection reset by peer"]})
+IGNORED_HEAD = ("Exception ignored in: <function Client.__del__ at 0x7f>\n"
+                "Traceback (most recent call last):\n"
+                "  socket: connection reset by peer\n")
+
+
+def test_an_ignored_traceback_without_an_exception_line_still_hides_its_lines(tmp_path):
+    assert _verdict(tmp_path, [RESET], IGNORED_HEAD + "step\n" * 3).category == "none"
+
+
+def test_another_streams_exception_does_not_end_an_ignored_traceback(tmp_path):
+    from investigator.models import Evidence, LogEvent, LogStream, Target
+
+    streams = [
+        LogStream(name="algo-1", events=[LogEvent(message=m) for m in
+                                         (IGNORED_HEAD + "step\n" * 3).splitlines()]),
+        LogStream(name="algo-2", events=[LogEvent(message="step"),
+                                         LogEvent(message="ValueError: bad shard")]),
+    ]
+    ev = Evidence(target=Target(kind="log", name="t"), logs=streams)
+    assert classify(ev, library(tmp_path, RESET)).finding.category == "none"
+
+
+def test_the_ignored_header_line_itself_is_no_failure(tmp_path):
+    marker = rule("exception-word", "unknown", priority=5, confidence="low",
+                  patterns={"any": [r"\bException\b"]})
+    assert _verdict(tmp_path, [marker], IGNORED_HEAD + "step").category == "none"

@@ -356,3 +356,63 @@ def test_unreadable_history_still_names_the_state_from_the_cause(aws: h.StubbedA
     res = sfn.collect_execution(aws.ctx, arn)
     assert res.collected.facts["sfn.failed_state"] == "BuildConfig"
     assert [g.missing_permission for g in res.collected.gaps] == ["states:GetExecutionHistory"]
+
+
+def test_distributed_map_follows_the_earliest_started_failed_child(aws: h.StubbedAws) -> None:
+    """ListExecutions' order is not the start order: the child that failed first (by
+    startDate) is the one investigated; one listed without a startDate comes last."""
+    arn = h.execution_arn("dmap-order")
+    aws.execution(arn, _distributed_map_history().events)
+    early = CHILD.replace("9b2f0c11", "0a0a0a0a")
+    late = CHILD.replace("9b2f0c11", "1b1b1b1b")
+    listed = [
+        {"executionArn": late, "stateMachineArn": MAP_RUN.replace(":mapRun:", ":stateMachine:"),
+         "name": "late", "status": "FAILED", "startDate": h.T0 + timedelta(minutes=5)},
+        {"executionArn": early, "stateMachineArn": MAP_RUN.replace(":mapRun:", ":stateMachine:"),
+         "name": "early", "status": "FAILED", "startDate": h.T0},
+    ]
+    aws.stub("stepfunctions").add_response("list_executions", {"executions": listed})
+    cb = h.HistoryBuilder()
+    h.sync_training_failure(cb, "TrainOne", "shard-0", "AlgorithmError: exit code 137")
+    aws.execution(early, cb.events)
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.nested_execution_arn"] == early
+
+
+def test_a_map_run_listing_refused_names_the_map_run(aws: h.StubbedAws) -> None:
+    arn = h.execution_arn("dmap-denied-msg")
+    aws.execution(arn, _distributed_map_history().events)
+    aws.stub("stepfunctions").add_client_error("list_executions", "AccessDeniedException", "no")
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert [g.message for g in res.collected.gaps] == [
+        f"access denied: states:ListExecutions on {MAP_RUN}"]
+
+
+def test_a_map_run_failure_without_its_start_read_lists_nothing(aws: h.StubbedAws) -> None:
+    """No mapRunArn in the history (MapRunStartedEventDetails.mapRunArn is optional in the
+    botocore model): there is no Map Run to list."""
+    b = _distributed_map_history()
+    for e in b.events:
+        if e["type"] == "MapRunStarted":
+            e["mapRunStartedEventDetails"] = {}
+    arn = h.execution_arn("dmap-no-start")
+    aws.execution(arn, b.events)
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert res.collected.facts["sfn.failed_state"] == "TrainShards"
+    assert aws.calls("ListExecutions") == [] and res.collected.gaps == []
+
+
+def test_a_tuning_jobs_listing_refused_names_the_tuning_job(aws: h.StubbedAws) -> None:
+    b = h.HistoryBuilder()
+    b.enter("Tune")
+    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-9"})
+    b.started(HPO)
+    b.task_failed(HPO, "States.TaskFailed", "All training jobs failed")
+    b.execution_failed("States.TaskFailed", "x")
+    arn = h.execution_arn("hpo-denied-msg")
+    aws.execution(arn, b.events)
+    aws.stub("sagemaker").add_client_error(
+        "list_training_jobs_for_hyper_parameter_tuning_job", "AccessDeniedException", "no")
+    res = sfn.collect_execution(aws.ctx, arn)
+    assert [g.message for g in res.collected.gaps] == [
+        "access denied: sagemaker:ListTrainingJobsForHyperParameterTuningJob on tune-9"]
