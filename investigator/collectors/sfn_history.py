@@ -248,12 +248,14 @@ def _find_failure(history: History, a: Analysis) -> None:
     if named is not None:
         _take_root(history, named, a)
         return
-    ev = history.prev(a.terminal)
+    ev, later = history.prev(a.terminal), a.terminal
     container: dict[str, Any] | None = None  # first Map/Parallel failure on the chain
     while ev is not None:
         t = ev.get("type", "")
         _note_container(history, ev, a)
-        if t in ROOT_FAILURES:
+        # A failure the chain reaches through its own retry (a Scheduled event linked to it)
+        # was handled: what ended the run happened while the retry ran (e.g. a timeout).
+        if t in ROOT_FAILURES and later.get("type") not in SCHEDULED:
             _take_root(history, ev, a)
             return
         if t == "FailStateEntered":
@@ -273,7 +275,7 @@ def _find_failure(history: History, a: Analysis) -> None:
             a.entered, a.state = ev, details(ev).get("name")
             _walk_attempts(history, a.terminal, a, stop_at=ev)
             return
-        ev = history.prev(ev)
+        ev, later = history.prev(ev), ev
     a.state = state_from_cause(details(a.terminal).get("cause"))
 
 

@@ -192,3 +192,32 @@ def test_a_map_failure_whose_iteration_is_off_the_chain_is_searched_for() -> Non
     # The resource is already an ARN: it is kept as it is.
     assert sh.resource_of(a.scheduled) == res["resource"]
     assert sh.job_from_params(a.scheduled).name == "shard-4"
+
+
+def test_a_timeout_during_a_retry_is_the_failure_not_the_retried_attempt() -> None:
+    """The retry of a failed attempt was running when the execution timed out: the earlier
+    attempt's error was handled by the Retry, so the verdict is the timeout, on the task's
+    state, with the retry's job (found by mutation testing, issue 19)."""
+    res = {"resourceType": "sagemaker", "resource": "createTrainingJob.sync"}
+    events = [
+        _ev(1, "ExecutionStarted", 0, executionStartedEventDetails={"input": "{}"}),
+        _entered(2, "Task", "Train", 1),
+        _ev(3, "TaskScheduled", 2, taskScheduledEventDetails={
+            **res, "parameters": '{"TrainingJobName": "t-1"}'}),
+        _ev(4, "TaskSubmitted", 3, taskSubmittedEventDetails=res),
+        _ev(5, "TaskFailed", 4, taskFailedEventDetails={
+            **res, "error": "SageMaker.AmazonSageMakerException", "cause": "CapacityError: x"}),
+        _ev(6, "TaskScheduled", 5, taskScheduledEventDetails={
+            **res, "parameters": '{"TrainingJobName": "t-2"}'}),
+        _ev(7, "TaskSubmitted", 6, taskSubmittedEventDetails=res),
+        _ev(8, "ExecutionTimedOut", 7, executionTimedOutEventDetails={
+            "error": "States.Timeout"}),
+    ]
+    history = sh.History()
+    history.add(events[::-1])
+    a = sh.analyse(history, "TIMED_OUT")
+    assert a.root is None  # not the retried attempt's CapacityError
+    assert (a.state, a.status) == ("Train", "TIMED_OUT")
+    assert sh.job_from_params(a.scheduled or {}).name == "t-2"  # type: ignore[union-attr]
+    assert [(n, sh.details(e)["cause"]) for n, e in sh.other_attempts(a)] == [
+        (1, "CapacityError: x")]
