@@ -135,13 +135,13 @@ class Analysis:
 
 
 def details(ev: dict[str, Any]) -> dict[str, Any]:
-    """The `<type>EventDetails` member of a history event (empty when absent)."""
-    t = ev.get("type", "")
-    key = t[0].lower() + t[1:] + "EventDetails" if t else ""
-    found = ev.get(key)
-    if isinstance(found, dict):
-        return found
-    for k, v in ev.items():  # StateEntered/StateExited types share one details member
+    """The `...EventDetails` member of a history event (empty when absent).
+
+    A HistoryEvent carries at most one such member, named after its type or shared by a
+    family of types (every `*StateEntered` has `stateEnteredEventDetails`; botocore's
+    HistoryEvent shape), so the first one found is the event's.
+    """
+    for k, v in ev.items():
         if k.endswith("EventDetails") and isinstance(v, dict):
             return v
     return {}
