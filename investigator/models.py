@@ -10,6 +10,7 @@ field by field and refuses unknown keys (`__pydantic_config__`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -28,11 +29,14 @@ SCHEMA_VERSION = "1.1"
 TargetKind = Literal["execution", "job", "log", "bundle"]
 
 
-M = TypeVar("M", bound="_Model")
-_frozen = dataclass(frozen=True, kw_only=True, slots=True)
+M = TypeVar("M", bound="Model")
+# What every model (and every playbook schema class) is: frozen, keyword-only, slotted.
+model_class = dataclass(frozen=True, kw_only=True, slots=True)
 
 
-class _Model:
+class Model:
+    """Base of the models and of the playbook schema (investigator/classifier/schema.py)."""
+
     __slots__ = ()
     # Read by pydantic when validate() checks data from outside: unknown keys are errors.
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
@@ -42,24 +46,24 @@ class _Model:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
-@_frozen
-class Target(_Model):
+@model_class
+class Target(Model):
     kind: TargetKind
     name: str
     job_kind: Literal["training", "processing"] | None = None
     region: str | None = None
 
 
-@_frozen
-class LogEvent(_Model):
+@model_class
+class LogEvent(Model):
     """One log line as collected (CloudWatch event or a line of a file)."""
 
     message: str
     timestamp: datetime | None = None
 
 
-@_frozen
-class LogStream(_Model):
+@model_class
+class LogStream(Model):
     """A bounded read of one log stream: the head and the tail, never the whole."""
 
     name: str
@@ -71,8 +75,8 @@ class LogStream(_Model):
     skipped_events: int | None = None
 
 
-@_frozen
-class Gap(_Model):
+@model_class
+class Gap(Model):
     """Something that could not be collected. Never a crash and never silence."""
 
     source: str
@@ -81,16 +85,16 @@ class Gap(_Model):
     missing_permission: str | None = None
 
 
-@_frozen
-class TimelineEvent(_Model):
+@model_class
+class TimelineEvent(Model):
     time: datetime
     source: str
     event: str
     end: datetime | None = None
 
 
-@_frozen
-class Change(_Model):
+@model_class
+class Change(Model):
     """A difference between the failed run and the last known good run."""
 
     field: str
@@ -98,8 +102,8 @@ class Change(_Model):
     after: Any = None
 
 
-@_frozen
-class Evidence(_Model):
+@model_class
+class Evidence(Model):
     """The contract between collectors and classifier; what --save-bundle writes."""
 
     schema_version: str = SCHEMA_VERSION
@@ -116,8 +120,8 @@ class Evidence(_Model):
     collected_at: datetime | None = None
 
 
-@_frozen
-class EvidenceLine(_Model):
+@model_class
+class EvidenceLine(Model):
     """A cited line: where it came from, its text, and a little context."""
 
     source: str
@@ -131,8 +135,8 @@ class EvidenceLine(_Model):
     span: tuple[int, int] | None = None
 
 
-@_frozen
-class Alternative(_Model):
+@model_class
+class Alternative(Model):
     category: Category
     rule: str
     confidence: float
@@ -140,8 +144,8 @@ class Alternative(_Model):
     why_lower: str = ""
 
 
-@_frozen
-class Inconclusive(_Model):
+@model_class
+class Inconclusive(Model):
     """A rule that could not be ruled out because a source it needs was not readable."""
 
     category: Category
@@ -151,8 +155,8 @@ class Inconclusive(_Model):
     missing_permissions: list[str] = field(default_factory=list)
 
 
-@_frozen
-class Finding(_Model):
+@model_class
+class Finding(Model):
     category: Category
     rule: str
     title: str
@@ -166,8 +170,8 @@ class Finding(_Model):
     references: list[str] = field(default_factory=list)
 
 
-@_frozen
-class JobInfo(_Model):
+@model_class
+class JobInfo(Model):
     name: str | None = None
     arn: str | None = None
     kind: Literal["training", "processing"] | None = None
@@ -182,8 +186,8 @@ class JobInfo(_Model):
     ended: datetime | None = None
 
 
-@_frozen
-class History(_Model):
+@model_class
+class History(Model):
     """Earlier failures with the same fingerprint, as the fleet index knew them."""
 
     count: int  # earlier failures, this one not included
@@ -193,8 +197,8 @@ class History(_Model):
     last_report: str | None = None
 
 
-@_frozen
-class Investigation(_Model):
+@model_class
+class Investigation(Model):
     """The classifier's answer, with everything a reporter needs."""
 
     schema_version: str = SCHEMA_VERSION
@@ -240,24 +244,25 @@ def as_datetime(value: Any) -> datetime | None:
 
 
 def is_model(value: Any) -> bool:
-    return isinstance(value, _Model)
+    return isinstance(value, Model)
 
 
-def fields_of(model: _Model) -> dict[str, Any]:
-    """The model's fields, one level deep (nested models stay models)."""
-    return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}  # type: ignore[arg-type]
+def map_fields(model: M, fn: Callable[[str, Any], Any]) -> M:
+    """A copy of the model with each field's value replaced by fn(name, value)."""
+    fields = dataclasses.fields(model)  # type: ignore[arg-type]
+    return type(model)(**{f.name: fn(f.name, getattr(model, f.name)) for f in fields})
 
 
-def to_data(value: Any, *, json: bool = False) -> Any:
-    """Plain dicts and lists; with json=True only JSON types, datetimes as pydantic writes them."""
-    if isinstance(value, _Model):
-        return {k: to_data(v, json=json) for k, v in fields_of(value).items()}
+def to_jsonable(value: Any) -> Any:
+    """Only JSON types: models as dicts, datetimes as pydantic writes them."""
+    if isinstance(value, Model):
+        fields = dataclasses.fields(value)  # type: ignore[arg-type]
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields}
     if isinstance(value, dict):
-        return {(_json_key(k) if json else k): to_data(v, json=json) for k, v in value.items()}
+        return {_json_key(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        items = [to_data(v, json=json) for v in value]
-        return tuple(items) if isinstance(value, tuple) and not json else items
-    return _json_scalar(value) if json else value
+        return [to_jsonable(v) for v in value]
+    return _json_scalar(value)
 
 
 def _json_key(key: Any) -> Any:
@@ -280,19 +285,15 @@ def _json_scalar(value: Any) -> Any:
     return str(value)
 
 
-def to_json(model: _Model, *, indent: int | None = None) -> str:
+def to_json(model: Model, *, indent: int | None = None) -> str:
     import json
 
-    return json.dumps(to_data(model, json=True), indent=indent, ensure_ascii=False)
+    return json.dumps(to_jsonable(model), indent=indent, ensure_ascii=False)
 
 
 def validate(cls: type[M], data: Any) -> M:
     """Data from outside checked into a model; raises pydantic.ValidationError."""
     return _adapter(cls).validate_python(data)
-
-
-def validate_json(cls: type[M], text: str | bytes) -> M:
-    return _adapter(cls).validate_json(text)
 
 
 @cache

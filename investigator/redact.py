@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import re2
 
-from investigator.models import fields_of, is_model
+from investigator.models import is_model, map_fields
 
 MASK = "***REDACTED***"
 
@@ -108,7 +108,7 @@ def redact_value(value: Any, key: str | None = None) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if is_model(value):
-        return type(value)(**{k: redact_value(v, k) for k, v in fields_of(value).items()})
+        return map_fields(value, lambda name, v: redact_value(v, name))
     if isinstance(value, dict):
         return {k: redact_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -17,7 +17,7 @@ import pytest
 from investigator.aws import open_context
 from investigator.errors import AwsError, InputError
 from investigator.facts import FACTS, unknown_facts
-from investigator.models import Evidence, Investigation, Target, to_json, validate_json
+from investigator.models import Evidence, Investigation, Target, to_json, validate
 from investigator.pipeline import investigate_target
 from investigator.redact import MASK
 from tests.collectors import helpers as h
@@ -34,7 +34,7 @@ def _run(session: boto3.Session, target: Target, **kw: Any) -> tuple[Evidence, I
     assert unknown_facts(ev.facts) == []  # collectors only set registered facts
     wrong = {k: v for k, v in ev.facts.items() if not isinstance(v, FACTS[k].type)}
     assert wrong == {}  # ...with the registered types
-    assert validate_json(Evidence, to_json(ev)) == ev  # the bundle round-trips
+    assert validate(Evidence, json.loads(to_json(ev))) == ev  # the bundle round-trips
     return ev, inv, lines
 
 

@@ -10,14 +10,13 @@ importing pydantic at all (start-up time of `investigate log`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Any, ClassVar, Literal
+from dataclasses import field
+from typing import Any, Literal
 
 import re2
 
 from investigator.facts import DEFAULT_PATTERN_SOURCES, FACTS, TEXT_SOURCES
-from investigator.models import Category, Source
+from investigator.models import Category, Model, Source, model_class, validate
 
 Confidence = Literal["high", "medium", "low"]
 Operator = Literal[
@@ -34,15 +33,6 @@ Expect = Literal["match", "no-match", "inconclusive"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 # {name} or {name|text used when the value is absent}; ${VAR} in shell text is left alone.
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w.]*)(?:\|([^{}]*))?\}")
-
-
-_frozen = dataclass(frozen=True, kw_only=True, slots=True)
-
-
-class _Strict:
-    __slots__ = ()
-    # Read by pydantic in parse_rule(): a key the schema does not know is an error.
-    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
 
 def _check_regex(pattern: str) -> str:
@@ -64,8 +54,8 @@ def _check_range(name: str, value: int | None, low: int, high: int) -> None:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
 
 
-@_frozen
-class Pattern(_Strict):
+@model_class
+class Pattern(Model):
     """One regex (RE2 syntax, matched per line) and the text sources it is searched in.
 
     Matching is tolerant (investigator/classifier/tolerant.py): case-insensitive, any
@@ -93,8 +83,8 @@ class Pattern(_Strict):
         return set(re2.compile(self.regex).groupindex)
 
 
-@_frozen
-class Patterns(_Strict):
+@model_class
+class Patterns(Model):
     any: list[Pattern] = field(default_factory=list)
     all: list[Pattern] = field(default_factory=list)
     none: list[Pattern] = field(default_factory=list)
@@ -108,8 +98,8 @@ class Patterns(_Strict):
         return [*self.any, *self.all]
 
 
-@_frozen
-class Condition(_Strict):
+@model_class
+class Condition(Model):
     fact: str
     op: Operator
     value: Any = True
@@ -133,15 +123,15 @@ class Condition(_Strict):
             raise ValueError("op 'group_not_in' needs the name of a pattern group as value")
 
 
-@_frozen
-class ExampleGap(_Strict):
+@model_class
+class ExampleGap(Model):
     source: Source
     code: str = "AccessDenied"
     missing_permission: str | None = None
 
 
-@_frozen
-class Example(_Strict):
+@model_class
+class Example(Model):
     name: str
     expect: Expect
     log: str = ""
@@ -155,8 +145,8 @@ class Example(_Strict):
             raise ValueError(f"unknown fact(s) {unknown}")
 
 
-@_frozen
-class Rule(_Strict):
+@model_class
+class Rule(Model):
     id: str
     title: str
     category: Category
@@ -239,15 +229,11 @@ PLACEHOLDER = _PLACEHOLDER
 
 
 def parse_rule(data: dict[str, Any]) -> Rule:
-    """A rule from its YAML mapping; raises pydantic.ValidationError naming the field."""
-    return _rule_adapter().validate_python(_shorthands(data))
+    """A rule from its YAML mapping; raises pydantic.ValidationError naming the field.
 
-
-@cache
-def _rule_adapter() -> Any:
-    from pydantic import TypeAdapter  # only when a playbook is read from YAML (cache miss)
-
-    return TypeAdapter(Rule)
+    pydantic is imported only here, when a playbook is read from YAML (a cache miss): it
+    refuses keys the schema does not know (`Model.__pydantic_config__`)."""
+    return validate(Rule, _shorthands(data))
 
 
 def _shorthands(data: Any) -> Any:

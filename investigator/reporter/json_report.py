@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from investigator.models import SCHEMA_VERSION, Investigation, to_data
+from investigator.models import SCHEMA_VERSION, Investigation, to_jsonable
 from investigator.reporter.image_ref import pin_command
 from investigator.reporter.view import runbook_page
 
@@ -31,7 +31,7 @@ def _evidence(inv: Investigation) -> list[dict[str, Any]]:
 
 def to_dict(inv: Investigation) -> dict[str, Any]:
     f = inv.finding
-    dumped = to_data(inv, json=True)
+    dumped = to_jsonable(inv)
     return {
         "schema_version": SCHEMA_VERSION,
         "source": inv.source,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import re2
 
-from investigator.models import fields_of, is_model
+from investigator.models import is_model, map_fields
 
 # C0 controls except tab and newline, DEL, C1 controls (which include the 8-bit CSI).
 _CONTROLS = re2.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -85,7 +85,7 @@ def _neutralise(value: Any) -> Any:
     if isinstance(value, str):
         return strip_controls(value)
     if is_model(value):
-        return type(value)(**{k: _neutralise(v) for k, v in fields_of(value).items()})
+        return map_fields(value, lambda _name, v: _neutralise(v))
     if isinstance(value, dict):
         return {_neutralise(k): _neutralise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -12,7 +12,7 @@ import yaml
 from investigator.classifier import Library, classify
 from investigator.classifier.loader import PlaybookError, load_rules
 from investigator.classifier.scanner import PatternSet, TextSource, file_chunks
-from investigator.models import Evidence, Gap, LogEvent, LogStream, Target, to_data
+from investigator.models import Evidence, Gap, LogEvent, LogStream, Target, to_jsonable
 
 BASE = {
     "confidence": "high",
@@ -411,7 +411,7 @@ def test_the_job_a_verdict_is_about_comes_from_the_facts(tmp_path):
     inv = classify(evidence("CUDA out of memory", facts), library(tmp_path, OOM))
     assert inv.job is not None
     # Every JobInfo field is the fact of the same name (job_name → name, and so on).
-    shown = {f"sagemaker.{k}": v for k, v in to_data(inv.job, json=True).items()}
+    shown = {f"sagemaker.{k}": v for k, v in to_jsonable(inv.job).items()}
     renamed = {"sagemaker.name": "sagemaker.job_name", "sagemaker.arn": "sagemaker.job_arn",
                "sagemaker.kind": "sagemaker.job_kind"}
     assert {renamed.get(k, k): v for k, v in shown.items()} == facts
