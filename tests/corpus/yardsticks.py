@@ -25,7 +25,7 @@ import re2
 
 from investigator.classifier import default_library
 from investigator.classifier.fallback import load_model
-from tests.corpus.evaluate import CORPUS, Sample, predict, samples
+from tests.corpus.evaluate import CORPUS, Outcome, Sample, predict, samples
 
 # One alternation per category, from the taxonomy's "looks like" words; case-insensitive.
 KEYWORDS: dict[str, str] = {
@@ -85,10 +85,10 @@ def score(items: list[Sample]) -> dict[str, tuple[int, int, int]]:
             "model alone": model_category(text),
         }
         for method, got in answers.items():
-            right = got in s.accepted
-            out[method][0] += right
-            out[method][1] += s.category != "none" and got == "none" and not right
-            out[method][2] += s.category == "none" and got != "none" and not right
+            outcome = Outcome(s, got, method)  # scored exactly as `make eval` scores
+            out[method][0] += outcome.correct
+            out[method][1] += outcome.missed
+            out[method][2] += outcome.false_alarm
     return {m: (a, b, c) for m, (a, b, c) in out.items()}
 
 
