@@ -167,6 +167,9 @@ def classify(
     return inv
 
 
+GENERIC_MARKER = "a generic failure marker: it says that the job failed, not why"
+
+
 def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
     """A failure no category rule explains: let the corpus-trained model guess, labelled so.
 
@@ -180,14 +183,23 @@ def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
         return inv
     unknown = inv.finding
     finding = render_guess(guessed, unknown)
-    demoted = Alternative(
-        category="unknown",
-        rule=unknown.rule,
-        confidence=round(min(unknown.confidence, finding.confidence - 0.01), 2),
-        title=unknown.title,
-        why_lower="a generic failure marker: it says that the job failed, not why",
+    marker = Alternative(
+        category="unknown", rule=unknown.rule, confidence=0.0, title=unknown.title, why_lower=""
     )
-    return inv.replace(finding=finding, alternatives=[demoted, *inv.alternatives])
+    # Every generic marker (the one that led, and others that fired too) says only that the
+    # job failed: all rank below the guess, so the confidences stay on one scale.
+    alternatives = [
+        _below(alt, finding.confidence) if alt.category == "unknown" else alt
+        for alt in [marker.replace(confidence=unknown.confidence), *inv.alternatives]
+    ]
+    return inv.replace(finding=finding, alternatives=alternatives)
+
+
+def _below(alt: Alternative, confidence: float) -> Alternative:
+    return alt.replace(
+        confidence=round(min(alt.confidence, confidence - 0.01), 2),
+        why_lower=GENERIC_MARKER,
+    )
 
 
 def fallback_text(inv: Investigation, stats: ScanStats) -> str:

@@ -34,6 +34,18 @@ def test_a_failure_no_rule_explains_gets_a_labelled_guess():
         assert marker.why_lower == "a generic failure marker: it says that the job failed, not why"
 
 
+def test_every_generic_marker_ranks_below_the_guess():
+    """Two markers fired (an ERROR line and an exit code): neither may outrank the guess."""
+    log = f"{UNEXPLAINED_CAPACITY}\nexit code: 1"
+    inv = classify(evidence(log), default_library())
+    assert inv.finding.rule == RULE_ID
+    generic = [a for a in inv.alternatives if a.category == "unknown"]
+    assert {a.rule for a in generic} >= {"unknown-error-log-line", "unknown-nonzero-exit-code"}
+    for alt in generic:
+        assert alt.confidence < inv.finding.confidence
+        assert alt.why_lower.startswith("a generic failure marker")
+
+
 def test_a_rule_that_fired_is_never_overridden():
     log = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\nERROR: job failed"
     inv = classify(evidence(log), default_library())
