@@ -24,10 +24,11 @@ from pathlib import Path
 import re2
 
 MODEL_PATH = Path(__file__).with_name("fallback_model.json")
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: word stems among the features
 MAX_CONFIDENCE = 0.4
 MAX_CHARS = 16_000  # text read by the model: the telling lines and the end of the log
 RULE_ID = "fallback-learned"
+PREFIX = 4  # letters in a word stem
 KEEP = "unknown"  # the model's way of saying "no category stands out"
 
 _WORD = re2.compile(r"[A-Za-z][A-Za-z0-9_]{1,39}")
@@ -37,7 +38,13 @@ _NOISE = re2.compile(r"^(?:[a-f0-9]{6,}|x[a-f0-9]{4,}|\w*\d\w*\d\w*\d\w*|ip|pid|
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased words and CamelCase parts, plus adjacent-word bigrams."""
+    """Lower-cased words and CamelCase parts, adjacent-word bigrams, and word stems.
+
+    A stem is a word's first PREFIX letters ("p:quot" for quota, quotas, QuotaExceeded):
+    inflections and compounds a source project spells its own way still share it. Stems
+    raised the grouped cross-validation accuracy (on projects the model never saw) from 73.4%
+    to 76.7% on the 567-excerpt corpus and from 73.1% to 74.2% on the 658-excerpt one.
+    """
     words: list[str] = []
     for raw in _WORD.findall(text[-MAX_CHARS:]):
         w = raw.lower()
@@ -48,7 +55,8 @@ def tokens(text: str) -> list[str]:
         if len(parts) > 1:
             words.extend(p.lower() for p in parts if len(p) > 2)
     bigrams = [f"{a} {b}" for a, b in pairwise(words)]
-    return words + bigrams
+    stems = [f"p:{w[:PREFIX]}" for w in words if len(w) > PREFIX]
+    return words + bigrams + stems
 
 
 def features(text: str, idf: dict[str, float]) -> dict[str, float]:
@@ -103,7 +111,7 @@ class Model:
         contrib = {
             t: v * self.weights[t][k]
             for t, v in features(text, self.idf).items()
-            if " " not in t
+            if " " not in t and not t.startswith("p:")
         }
         return [t for t, c in sorted(contrib.items(), key=lambda kv: (-kv[1], kv[0]))[:n] if c > 0]
 
