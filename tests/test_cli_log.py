@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import subprocess
 import sys
@@ -234,7 +235,7 @@ def test_runbook_url_option_sets_every_link(oom, monkeypatch):
     assert data["runbook"] == f"https://runbooks.example/ib/{data['category']}/{data['rule']}.md"
 
 
-def test_log_command_loads_no_heavy_library(oom: Path) -> None:
+def test_log_command_loads_no_heavy_library(oom: Path, tmp_path: Path) -> None:
     """Start-up: `investigate log` needs neither pydantic, YAML, boto3 nor jinja2 (issue 12)."""
     probe = (
         "import sys; from investigator.cli import main\n"
@@ -243,8 +244,12 @@ def test_log_command_loads_no_heavy_library(oom: Path) -> None:
         "heavy = {'pydantic', 'yaml', 'boto3', 'botocore', 'jinja2'} & set(sys.modules)\n"
         "print(sorted(heavy), file=sys.stderr)\n"
     )
-    # Run twice: the first run may build the playbook cache (which needs pydantic and YAML).
+    # Run twice: the first run builds the playbook cache (which needs pydantic and YAML). The
+    # cache lives in a folder of this test's own: in the shared one, other test workers'
+    # entries could prune it between the two runs.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              env=env)
     assert '"category": "resources"' in done.stdout
     assert done.stderr.strip() == "[]"
