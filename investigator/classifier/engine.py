@@ -183,14 +183,13 @@ def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
         return inv
     unknown = inv.finding
     finding = render_guess(guessed, unknown)
-    marker = Alternative(
-        category="unknown", rule=unknown.rule, confidence=0.0, title=unknown.title, why_lower=""
-    )
+    marker = Alternative(category="unknown", rule=unknown.rule, confidence=unknown.confidence,
+                         title=unknown.title, why_lower=GENERIC_MARKER)
     # Every generic marker (the one that led, and others that fired too) says only that the
     # job failed: all rank below the guess, so the confidences stay on one scale.
     alternatives = [
         _below(alt, finding.confidence) if alt.category == "unknown" else alt
-        for alt in [marker.replace(confidence=unknown.confidence), *inv.alternatives]
+        for alt in [marker, *inv.alternatives]
     ]
     return inv.replace(finding=finding, alternatives=alternatives)
 
