@@ -46,6 +46,14 @@ def test_every_generic_marker_ranks_below_the_guess():
         assert alt.why_lower.startswith("a generic failure marker")
 
 
+def test_no_guess_from_a_couple_of_words():
+    """A bare error line says that something failed, not what: it stays unknown."""
+    for log in ("ERROR: failed", "ERROR: job failed"):
+        inv = classify(evidence(log), default_library())
+        assert inv.finding.category == "unknown", log
+        assert inv.finding.rule != RULE_ID
+
+
 def test_a_rule_that_fired_is_never_overridden():
     log = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\nERROR: job failed"
     inv = classify(evidence(log), default_library())
