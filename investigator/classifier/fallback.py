@@ -63,12 +63,13 @@ def tokens(text: str) -> list[str]:
     return words + bigrams + stems
 
 
-def features(text: str, idf: dict[str, float]) -> dict[str, float]:
-    """Sublinear TF-IDF over the model's vocabulary, L2-normalised."""
-    return vectorize(tokens(text), idf)
+def is_word(token: str) -> bool:
+    """A plain word (not a word pair, not a stem): what a reader can recognise in the log."""
+    return " " not in token and not token.startswith("p:")
 
 
 def vectorize(toks: list[str], idf: dict[str, float]) -> dict[str, float]:
+    """Sublinear TF-IDF over the model's vocabulary, L2-normalised."""
     counts = Counter(t for t in toks if t in idf)
     vec = {t: (1.0 + math.log(c)) * idf[t] for t, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
@@ -109,13 +110,11 @@ class Model:
         total = sum(exps)
         return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
 
-    def telling_terms(self, text: str, category: str, n: int = 5) -> list[str]:
+    def telling_terms(self, toks: list[str], category: str, n: int = 5) -> list[str]:
         """The words that pushed the guess towards `category` most (for the explanation)."""
         k = self.classes.index(category)
         contrib = {
-            t: v * self.weights[t][k]
-            for t, v in features(text, self.idf).items()
-            if " " not in t and not t.startswith("p:")
+            t: v * self.weights[t][k] for t, v in vectorize(toks, self.idf).items() if is_word(t)
         }
         return [t for t, c in sorted(contrib.items(), key=lambda kv: (-kv[1], kv[0]))[:n] if c > 0]
 
@@ -133,10 +132,6 @@ class Guess:
         return round(min(MAX_CONFIDENCE, self.probability), 2)
 
 
-def _known_words(toks: list[str], model: Model) -> set[str]:
-    return {t for t in toks if t in model.idf and " " not in t and not t.startswith("p:")}
-
-
 @lru_cache(maxsize=1)
 def load_model(path: Path = MODEL_PATH) -> Model:
     return Model.from_json(json.loads(path.read_text(encoding="utf-8")))
@@ -149,11 +144,11 @@ def guess(text: str, model: Model | None = None) -> Guess | None:
         return None
     model = model or load_model()
     toks = tokens(text)
-    if len(_known_words(toks, model)) < MIN_WORDS:
+    if len({t for t in toks if t in model.idf and is_word(t)}) < MIN_WORDS:
         return None
     probs = model.probabilities_of(toks)
     ranked = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
     (cat, p), (cat2, p2) = ranked[0], ranked[1]
     if cat == KEEP or p < model.threshold:
         return None
-    return Guess(cat, p, cat2, p2, model.telling_terms(text, cat))
+    return Guess(cat, p, cat2, p2, model.telling_terms(toks, cat))
