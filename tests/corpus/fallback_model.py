@@ -184,9 +184,13 @@ def grouped_cv(root: Path = CORPUS, folds: int = FOLDS) -> tuple[float, float, i
     Returns (accuracy, majority baseline, number scored); a fold's `unknown` excerpts are
     scored like any other class.
     """
+    return cv_summary(root, cv_predictions(root, folds))
+
+
+def cv_summary(root: Path, rows: list[tuple[float, str, bool]]) -> tuple[float, float, int]:
+    """grouped_cv's figures from predictions already made (the folds are the slow part)."""
     items = training_set(root)
     majority = Counter(s.category for s in items).most_common(1)[0][1] / len(items)
-    rows = cv_predictions(root, folds)
     return sum(right for _, _, right in rows) / len(rows), majority, len(rows)
 
 
@@ -209,11 +213,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cv", action="store_true", help="print the grouped CV accuracy")
     args = parser.parse_args(argv)
     if args.cv:
-        acc, base, n = grouped_cv(args.root)
+        rows = cv_predictions(args.root)
+        acc, base, n = cv_summary(args.root, rows)
         print(f"grouped {FOLDS}-fold CV (by source project), model alone: {acc:.1%} of {n} "
               f"failing excerpts (majority class: {base:.1%})")
         print(f"by threshold (the model uses {THRESHOLD:.2f}):")
-        print("\n".join(threshold_table(cv_predictions(args.root))))
+        print("\n".join(threshold_table(rows)))
         return 0
     text = to_json(train(args.root), len(training_set(args.root)))
     if args.check:
