@@ -128,6 +128,19 @@ def sync_training_failure(b: HistoryBuilder, state: str, job: str, reason: str,
     b.execution_failed("States.TaskFailed", json.dumps(cause))
 
 
+TUNING = "createHyperParameterTuningJob.sync"
+
+
+def sync_tuning_failure(b: HistoryBuilder, job: str, error: str, cause: str,
+                        execution_cause: str | None = None, state: str = "Tune") -> None:
+    """A createHyperParameterTuningJob.sync task failing and the execution failing."""
+    b.enter(state)
+    b.schedule(TUNING, {"HyperParameterTuningJobName": job})
+    b.started(TUNING)
+    b.task_failed(TUNING, error, cause)
+    b.execution_failed(error, cause if execution_cause is None else execution_cause)
+
+
 # --- moto seeding ----------------------------------------------------------------------------
 
 

@@ -250,7 +250,7 @@ def test_kms_errors_reading_an_encrypted_history(
     assert res.collected.facts["sfn.error"] == "States.TaskFailed"
 
 
-HPO = "createHyperParameterTuningJob.sync"
+HPO = h.TUNING
 
 
 def test_hpo_task_follows_the_first_failed_training_job(aws: h.StubbedAws) -> None:
@@ -293,12 +293,8 @@ def test_hpo_task_follows_the_first_failed_training_job(aws: h.StubbedAws) -> No
 
 def test_hpo_training_jobs_unreadable_is_a_gap(aws: h.StubbedAws) -> None:
     b = h.HistoryBuilder()
-    b.enter("Tune")
-    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-8"})
-    b.started(HPO)
-    b.task_failed(HPO, "States.TaskFailed", json.dumps({"HyperParameterTuningJobName": "tune-8",
-                                                        "FailureReason": "All jobs failed"}))
-    b.execution_failed("States.TaskFailed", "x")
+    h.sync_tuning_failure(b, "tune-8", "States.TaskFailed", json.dumps(
+        {"HyperParameterTuningJobName": "tune-8", "FailureReason": "All jobs failed"}), "x")
     arn = h.execution_arn("hpo-denied")
     aws.execution(arn, b.events)
     aws.stub("sagemaker").add_client_error(
@@ -404,11 +400,7 @@ def test_a_map_run_failure_without_its_start_read_lists_nothing(aws: h.StubbedAw
 
 def test_a_tuning_jobs_listing_refused_names_the_tuning_job(aws: h.StubbedAws) -> None:
     b = h.HistoryBuilder()
-    b.enter("Tune")
-    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-9"})
-    b.started(HPO)
-    b.task_failed(HPO, "States.TaskFailed", "All training jobs failed")
-    b.execution_failed("States.TaskFailed", "x")
+    h.sync_tuning_failure(b, "tune-9", "States.TaskFailed", "All training jobs failed", "x")
     arn = h.execution_arn("hpo-denied-msg")
     aws.execution(arn, b.events)
     aws.stub("sagemaker").add_client_error(

@@ -18,7 +18,7 @@ from tests.collectors import helpers as h
 from tests.collectors.helpers import stubbed_aws  # noqa: F401  (the `aws` fixture)
 
 START = "startExecution.sync:2"
-HPO = "createHyperParameterTuningJob.sync"
+HPO = h.TUNING
 JOB_ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:training-job/"
 CHILD = f"arn:aws:states:{h.REGION}:210987654321:execution:team-b-training:child-run-9"
 
@@ -81,11 +81,8 @@ def test_tuning_job_named_by_the_task_parameters(aws: h.StubbedAws) -> None:
     """The tuning task timed out: its cause is no DescribeHyperParameterTuningJob JSON, so the
     tuning job's name comes from the task's parameters."""
     b = h.HistoryBuilder()
-    b.enter("Tune")
-    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-params"})
-    b.started(HPO)
-    b.task_failed(HPO, "States.Timeout", "Task timed out after 86400 seconds")
-    b.execution_failed("States.Timeout", "Task timed out")
+    h.sync_tuning_failure(b, "tune-params", "States.Timeout",
+                          "Task timed out after 86400 seconds", "Task timed out")
     arn = h.execution_arn("hpo-timeout")
     aws.execution(arn, b.events)
     aws.stub("sagemaker").add_response(
@@ -403,13 +400,8 @@ def test_tuning_job_named_by_the_cause_when_the_deadline_cut_the_history(
     """Only the newest page was read (deadline): the task's TaskScheduled is not known, the
     failure's cause still names the tuning job."""
     b = h.HistoryBuilder()
-    b.enter("Tune")
-    b.schedule(HPO, {"HyperParameterTuningJobName": "tune-late"})
-    b.started(HPO)
-    cause = json.dumps({"HyperParameterTuningJobName": "tune-late",
-                        "FailureReason": "All training jobs failed."})
-    b.task_failed(HPO, "States.TaskFailed", cause)
-    b.execution_failed("States.TaskFailed", cause)
+    h.sync_tuning_failure(b, "tune-late", "States.TaskFailed", json.dumps(
+        {"HyperParameterTuningJobName": "tune-late", "FailureReason": "All training jobs failed."}))
     arn = h.execution_arn("hpo-late")
     aws.execution(arn, None)
     newest = sorted(b.events, key=lambda e: e["id"], reverse=True)[:2]
