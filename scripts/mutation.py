@@ -22,15 +22,26 @@ import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # mutmut's result words; "killed" covers a failing test, a timeout or a crash.
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
+def mutmut_config() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+
+
 def modules() -> list[str]:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
-    return [p.removesuffix(".py").replace("/", ".") for p in config["only_mutate"]]
+    return [p.removesuffix(".py").replace("/", ".") for p in mutmut_config()["only_mutate"]]
+
+
+def exit_codes(module: str) -> dict[str, int | None] | None:
+    """mutmut's last exit code per mutant of `module` (None: not run yet), or None when
+    mutmut has not generated the module's mutants."""
+    meta = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
+    return json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else None
 
 
 def run(selected: list[str], pending: bool = False) -> None:
@@ -42,10 +53,9 @@ def run(selected: list[str], pending: bool = False) -> None:
 
 def unsettled(module: str) -> list[str]:
     """The module's mutants with no verdict yet (None) or that survived (0) the last run."""
-    meta = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
-    if not meta.exists():
+    codes = exit_codes(module)
+    if codes is None:
         return [f"{module}.*"]
-    codes = json.loads(meta.read_text())["exit_code_by_key"]
     return [name for name, code in codes.items() if code in (None, 0)]
 
 

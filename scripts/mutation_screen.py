@@ -29,12 +29,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mutation import exit_codes, mutmut_config  # scripts/ is on the path: run from there
+
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
-# mutmut's own test selection ([tool.mutmut] pytest_add_cli_args*).
-SUITE = ["-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-         "--ignore=tests/reporter/test_browser.py", "--ignore=tests/e2e", "tests"]
 LIMIT_S = 300  # a mutant that loops forever is killed (mutmut: timeout)
+
+
+def suite() -> list[str]:
+    """mutmut's own test selection: [tool.mutmut] pytest_add_cli_args, over tests/."""
+    config = mutmut_config()
+    return [*config["pytest_add_cli_args"], *config["pytest_add_cli_args_test_selection"]]
 
 
 def _function(mutant: str) -> str:
@@ -144,8 +149,7 @@ def main(argv: list[str]) -> int:
     args = [a for i, a in enumerate(argv) if a != "--only" and (i == 0 or argv[i - 1] != "--only")]
     module, tests = args[0], args[1:]
     regenerate()
-    meta = MUTANTS / (module.replace(".", "/") + ".py.meta")
-    every = list(json.loads(meta.read_text())["exit_code_by_key"])
+    every = list(exit_codes(module) or {})
     out = MUTANTS / f"screen-{module}.txt"
     done = _verdicts(out)
     todo = Path(only).read_text().split() if only else [n for n in every if n not in done]
@@ -154,7 +158,7 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "SCREEN_OUT": str(out), "SCREEN_MUTANTS": str(names),
            "PYTHONPATH": str(ROOT / "scripts")}
     pytest_args = (["-p", "no:cacheprovider", "-p", "no:xdist", "-q", *tests] if tests
-                   else SUITE)
+                   else suite())
     subprocess.run([sys.executable, "-m", "pytest", "-p", "mutation_screen", *pytest_args],
                    cwd=MUTANTS, env=env, check=False, stdout=subprocess.DEVNULL)
     verdicts = {n: v for n, v in _verdicts(out).items() if n in set(every)}
