@@ -57,15 +57,15 @@ class Library:
         index_of: dict[PatternKey, int] = {}
         for rule in rules:
             for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
-                key = pattern_key(rule, p)
-                if key not in index_of:
-                    index_of[key] = len(regexes)
-                    regexes.append(key[0])
-                    vetoes.append(key[1])
+                for key in (pattern_key(rule, p), *clearing_keys(rule, p)):
+                    if key not in index_of:
+                        index_of[key] = len(regexes)
+                        regexes.append(key[0])
+                        vetoes.append(key[1])
         terminal = len(regexes)
         regexes += [TERMINAL, IGNORED]
         vetoes += [(), ()]
-        compiled = tuple(bind(r, index_of, pattern_key) for r in rules)
+        compiled = tuple(bind(r, index_of, pattern_key, clearing_keys) for r in rules)
         return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1)
 
 
@@ -79,6 +79,12 @@ def pattern_key(rule: Rule, pattern: Pattern) -> PatternKey:
         _tolerant(pattern.regex, cs),
         tuple(_tolerant(v, cs) for v in pattern.unless),
     )
+
+
+def clearing_keys(rule: Rule, pattern: Pattern) -> list[PatternKey]:
+    """The scanner's regexes for a pattern's `cleared_by` lines (no vetoes of their own)."""
+    cs = rule.case_sensitive if pattern.case_sensitive is None else pattern.case_sensitive
+    return [(_tolerant(rx, cs), ()) for rx in pattern.cleared_by]
 
 
 @lru_cache(maxsize=4)
@@ -108,6 +114,7 @@ def _rewrite_all(rules: Sequence[Rule]) -> list[tuple[tuple[str, bool], str]]:
     for rule in rules:
         for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
             pattern_key(rule, p)
+            clearing_keys(rule, p)
     return list(_REWRITTEN.items())
 
 

@@ -29,6 +29,8 @@ class CompiledRule:
     any: tuple[Item, ...]
     all: tuple[Item, ...]
     none: tuple[Item, ...]
+    # pattern index -> indexes of the patterns whose later lines clear its hits (cleared_by)
+    clears: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,18 +39,35 @@ class RuleResult:
     verdict: Verdict
     cited: list[Hit] = field(default_factory=list)
     missing_sources: list[str] = field(default_factory=list)
+    # The latest of the lines that say every cited line resolved itself (cleared_by).
+    cleared: Hit | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The verdict, or `cleared` for a match whose cited lines all resolved themselves."""
+        return "cleared" if self.verdict == "match" and self.cleared else self.verdict
 
     @property
     def last_order(self) -> tuple[int, int]:
         return max((h.order for h in self.cited if h.source == "logs"), default=(-1, -1))
 
 
-def bind(rule: Rule, index_of: dict[Any, int], key: Callable[[Rule, Pattern], Any]) -> CompiledRule:
+def bind(
+    rule: Rule,
+    index_of: dict[Any, int],
+    key: Callable[[Rule, Pattern], Any],
+    clearing: Callable[[Rule, Pattern], list[Any]],
+) -> CompiledRule:
     def items(patterns: list[Pattern]) -> tuple[Item, ...]:
         return tuple(Item(index_of[key(rule, p)], frozenset(p.in_)) for p in patterns)
 
     p = rule.patterns
-    return CompiledRule(rule, items(p.any), items(p.all), items(p.none))
+    clears = {
+        index_of[key(rule, x)]: tuple(index_of[k] for k in clearing(rule, x))
+        for x in p.positive()
+        if x.cleared_by
+    }
+    return CompiledRule(rule, items(p.any), items(p.all), items(p.none), clears)
 
 
 def _hits(item: Item, hits: dict[int, list[Hit]]) -> list[Hit]:
@@ -159,6 +178,7 @@ def evaluate(
         cited = chosen
     else:
         cited = [*any_hits, *(h for g in all_groups for h in g)]
+    cleared = _cleared(crule, hits, cited)
     cited = _dedupe(cited)
     late = [
         c
@@ -167,7 +187,40 @@ def evaluate(
     ]
     if late:
         return _failed(rule, late, facts, gap_sources, missing)
-    return RuleResult(rule, "match", cited=cited)
+    return RuleResult(rule, "match", cited=cited, cleared=cleared)
+
+
+def _cleared(crule: CompiledRule, hits: dict[int, list[Hit]], cited: list[Hit]) -> Hit | None:
+    """The last of the lines that clear every cited line, or None when one is not cleared.
+
+    A cited line is cleared when a hit on it has a `cleared_by` line later in the same log
+    stream (for the same `object`, when both name one)."""
+    if not crule.clears:
+        return None
+    by_line: dict[tuple[str, str | None, int], list[Hit]] = {}
+    for h in cited:
+        by_line.setdefault((h.source, h.stream, h.line), []).append(h)
+    clearing: list[Hit] = []
+    for line_hits in by_line.values():
+        found = [c for h in line_hits if (c := _first_clearing(crule, hits, h)) is not None]
+        if not found:
+            return None
+        clearing.append(min(found, key=lambda c: c.order))
+    return max(clearing, key=lambda c: c.order)
+
+
+def _first_clearing(crule: CompiledRule, hits: dict[int, list[Hit]], hit: Hit) -> Hit | None:
+    if hit.source != "logs":
+        return None
+    name = hit.groups.get("object")
+    later = [
+        c
+        for i in crule.clears.get(hit.pattern, ())
+        for c in hits.get(i, ())
+        if c.source == "logs" and c.stream == hit.stream and c.order > hit.order
+        and (name is None or c.groups.get("object") in (None, name))
+    ]
+    return min(later, key=lambda c: c.order, default=None)
 
 
 def _failed(

@@ -107,10 +107,10 @@ def _handled(failure: RuleResult, last_success: tuple[int, int], *, failed: bool
              completed: bool, job_completed: bool) -> bool:
     """Was this failure handled: the run completed, a success marker came after it, or it rests
     on the log of a job that Completed (even when the pipeline around it failed afterwards: a
-    quality gate, a later state)?"""
+    quality gate, a later state), or a later line says it resolved itself (cleared_by)?"""
     if failure.rule.silent:
         return False
-    if completed:
+    if completed or failure.cleared:
         return True
     if not _only_logs(failure):
         return False
@@ -145,6 +145,8 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
     alternatives = pool[1:MAX_ALTERNATIVES] + handled[: max(0, MAX_ALTERNATIVES - len(pool) + 1)]
     if top:
         _assign_confidence(top, alternatives, handled, stopped)
+    for alt in handled if top is None else ():
+        alt.why_lower = _why_handled(alt, stopped)
     return Ranked(top, alternatives, handled)
 
 
@@ -165,12 +167,19 @@ def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
         alt.why_lower = _why_lower(top, alt, alt in handled, stopped)
 
 
-def _why_lower(top: Scored, alt: Scored, handled: bool, stopped: bool) -> str:
-    a, t = alt.result.rule, top.result.rule
-    if handled and stopped:
+def _why_handled(alt: Scored, stopped: bool) -> str:
+    if stopped:
         return "the run was stopped on request; errors around a stop are its consequence"
+    later = alt.result.cleared
+    if later:
+        return f"line {later.line} says it resolved itself: {' '.join(later.text.split())[:120]}"
+    return "the job went on and ended successfully after this, so it was handled"
+
+
+def _why_lower(top: Scored, alt: Scored, handled: bool, stopped: bool) -> str:
     if handled:
-        return "the job went on and ended successfully after this, so it was handled"
+        return _why_handled(alt, stopped)
+    a, t = alt.result.rule, top.result.rule
     if a.category == "unknown" and t.category != "unknown":
         return "a generic failure marker; a specific rule explains the failure"
     reasons = []

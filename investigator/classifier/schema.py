@@ -28,7 +28,8 @@ Operator = Literal[
 # group_not_in: the named group (`value`) captured something that is not one of the fact's
 #   items, e.g. an /opt/ml/input/data/<channel> the job never declared.
 LINE_OPERATORS = frozenset({"token_in_line", "group_not_in"})
-Expect = Literal["match", "no-match", "inconclusive"]
+# `cleared`: the rule matches, but later lines say what it cited resolved itself (cleared_by).
+Expect = Literal["match", "no-match", "inconclusive", "cleared"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 # {name} or {name|text used when the value is absent}; ${VAR} in shell text is left alone.
@@ -62,17 +63,22 @@ class Pattern(Model):
     spacing around ": ", known line prefixes before a leading ^. `case_sensitive: true`
     (here or on the rule) opts out of case folding; `unless` lists regexes that, when they
     also match the same line, make that line not a hit (e.g. pip's resolver notice for a
-    generic "ERROR:" pattern). In YAML the sources are written `in:`.
+    generic "ERROR:" pattern). `cleared_by` lists regexes of a later line of the same log
+    stream saying that the state this pattern matched resolved itself (a pod `Scheduled` after
+    `FailedScheduling`); when both name a group `object`, they must capture the same name (the
+    same pod). A rule whose every cited line is cleared ranks as handled. In YAML the sources
+    are written `in:`.
     """
 
     regex: str
     in_: tuple[str, ...] = DEFAULT_PATTERN_SOURCES
     case_sensitive: bool | None = None  # None: the rule's setting
     unless: tuple[str, ...] = ()
+    cleared_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_regex(self.regex)
-        for x in self.unless:
+        for x in (*self.unless, *self.cleared_by):
             _check_regex(x)
         unknown = [s for s in self.in_ if s not in TEXT_SOURCES]
         if unknown:

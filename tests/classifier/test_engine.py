@@ -79,6 +79,10 @@ MODULE = rule("module", "deps", priority=50, patterns={"any": [r"No module named
         (lambda r: r.update(category="gpu"), "category"),
         (lambda r: r.update(patterns={"any": ["(unclosed"]}), "bad regex"),
         (
+            lambda r: r.update(patterns={"any": [{"regex": "x", "cleared_by": ["(unclosed"]}]}),
+            "bad regex",
+        ),
+        (
             lambda r: r.update(conditions=[{"fact": "sagemaker.nope", "op": "exists"}]),
             "unknown fact",
         ),

@@ -374,3 +374,39 @@ def test_the_ignored_header_line_itself_is_no_failure(tmp_path):
     marker = rule("exception-word", "unknown", priority=5, confidence="low",
                   patterns={"any": [r"\bException\b"]})
     assert _verdict(tmp_path, [marker], IGNORED_HEAD + "step").category == "none"
+
+
+WAITING = rule(
+    "waiting", "capacity", priority=40,
+    patterns={"any": [{
+        "regex": r"(?:\bpod/(?P<object>[\w-]+)\s.*)?\b0/\d+ nodes are available",
+        "cleared_by": [r"Successfully assigned \w+/(?P<object>[\w-]+) to"],
+    }]},
+)
+
+
+def test_a_pod_scheduled_later_clears_its_scheduling_failure(tmp_path):
+    log = ("Warning FailedScheduling 0/4 nodes are available: 4 Insufficient nvidia.com/gpu.\n"
+           "Normal Scheduled Successfully assigned default/train-0 to gpu-node-3\n")
+    inv = _investigation(tmp_path / "a", [WAITING], log)
+    assert inv.finding.category == "none"
+    assert _alts(inv) == [("waiting", 0.0, "line 2 says it resolved itself: Normal Scheduled "
+                           "Successfully assigned default/train-0 to gpu-node-3")]
+    # The same lines in the other order: still waiting when the log ends.
+    swapped = "\n".join(reversed(log.strip().split("\n")))
+    assert _verdict(tmp_path / "b", [WAITING], swapped).category == "capacity"
+
+
+def test_another_pods_placement_does_not_clear_a_pod_still_waiting(tmp_path):
+    other = ("3m Warning FailedScheduling pod/train-1 0/4 nodes are available: 4 Insufficient gpu\n"
+             "2m Normal Scheduled pod/train-0 Successfully assigned default/train-0 to node-2\n")
+    assert _verdict(tmp_path / "a", [WAITING], other).category == "capacity"
+    same = other.replace("default/train-0", "default/train-1")
+    assert _verdict(tmp_path / "b", [WAITING], same).category == "none"
+
+
+def test_a_cleared_failure_leaves_a_later_failure_live(tmp_path):
+    log = ("Warning FailedScheduling 0/4 nodes are available\n"
+           "Normal Scheduled Successfully assigned default/train-0 to gpu-node-3\n"
+           "CUDA out of memory. Tried to allocate 2.00 GiB\n")
+    assert _verdict(tmp_path, [WAITING, OOM], log).category == "resources"
