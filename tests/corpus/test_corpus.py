@@ -39,7 +39,9 @@ def test_top1_accuracy(outcomes):
 
 
 def test_no_false_alarms_on_healthy_logs(outcomes):
-    alarms = [o for o in outcomes if o.sample.category == "none" and o.predicted != "none"]
+    # As `make eval` counts them: a healthy log answered with an alternate its header accepts
+    # (a careful SRE would take either) is no false alarm.
+    alarms = [o for o in outcomes if o.false_alarm]
     assert not alarms, [(o.sample.path.name, o.predicted, o.rule) for o in alarms]
 
 
