@@ -84,15 +84,15 @@ def _point(p: Any) -> tuple[datetime, float] | None:
 
 
 def _axis(inv: Investigation,
-          parsed: dict[str, dict[str, list[tuple[datetime, float]]]]) -> timeline._Axis | None:
+          parsed: dict[str, dict[str, list[tuple[datetime, float]]]]) -> timeline.Axis | None:
     """The timeline chart's axis when it has one, else the metrics' own time range."""
     tl = timeline.build(inv)
     rows = tl.items[: timeline.MAX_ROWS]
     if rows:
         ends = [i.end or i.start for i in rows] + ([tl.failed_at] if tl.failed_at else [])
-        return timeline._Axis(min(i.start for i in rows), max(ends))
+        return timeline.Axis(min(i.start for i in rows), max(ends))
     times = [t for m in parsed.values() for pts in m.values() for t, _ in pts]
-    return timeline._Axis(min(times), max(times)) if times else None
+    return timeline.Axis(min(times), max(times)) if times else None
 
 
 def _legend() -> str:
@@ -106,7 +106,7 @@ def _legend() -> str:
 
 
 def _row(i: int, host: str, metrics: dict[str, list[tuple[datetime, float]]],
-         axis: timeline._Axis) -> str:
+         axis: timeline.Axis) -> str:
     y0 = _TOP + i * _ROW
     y1 = y0 + _ROW - _PAD
     peaks = [f"{label} {max(v for _, v in metrics[key]):.0f}%" for key, label, _ in LINES

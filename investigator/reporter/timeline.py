@@ -184,7 +184,9 @@ def _chart_label(item: Item) -> str:
     return prefix + _short(item.label, _LABEL_CHARS - len(prefix) - len(suffix)) + suffix
 
 
-class _Axis:
+class Axis:
+    """The time axis of an SVG chart: shared by the timeline and the metric charts."""
+
     def __init__(self, t0: datetime, t1: datetime) -> None:
         if (t1 - t0).total_seconds() < 10:
             t1 = t0 + timedelta(seconds=10)  # a single instant still gets a readable axis
@@ -208,7 +210,7 @@ class _Axis:
         return out
 
 
-def _row_svg(i: int, item: Item, ax: _Axis) -> str:
+def _row_svg(i: int, item: Item, ax: Axis) -> str:
     y = _TOP + i * _ROW
     cls = _LANE_CLASS.get(item.lane, "other")
     state = " failed" if item.failed else ""
@@ -244,7 +246,7 @@ def render_svg(tl: Timeline, title_id: str) -> Markup:
     if not rows:
         return Markup("")
     ends = [i.end or i.start for i in rows] + ([tl.failed_at] if tl.failed_at else [])
-    ax = _Axis(min(i.start for i in rows), max(ends))
+    ax = Axis(min(i.start for i in rows), max(ends))
     height = _TOP + len(rows) * _ROW + 12
     out = [
         f'<svg class="timeline" viewBox="0 0 {_W} {height}" role="img" '
