@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench bench-fleet bench-storm eval yardsticks model package runbook system-deps clean mutation
+.PHONY: venv demo test lint bench bench-fleet bench-storm eval heldout yardsticks model package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -59,6 +59,11 @@ bench-storm: venv
 # ROOT=DIR scores another folder of <category>/*.log (e.g. a blind batch).
 eval: venv
 	$(PY) -m tests.corpus.evaluate $(if $(ROOT),--root $(ROOT))
+
+# One line per held-out blind wave (tests/corpus-heldout/*, kept as scored) and the corpus:
+# a change must keep the waves' right answers right.
+heldout: venv
+	$(PY) -m tests.corpus.evaluate --summary tests/corpus $(sort $(wildcard tests/corpus-heldout/*/))
 
 # The playbooks beside a keyword grep and the learned model alone (tests/corpus/yardsticks.py).
 yardsticks: venv

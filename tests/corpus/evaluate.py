@@ -156,25 +156,45 @@ def report(outcomes: list[Outcome]) -> str:
     return "\n".join(parts)
 
 
+def summary(name: str, outcomes: list[Outcome]) -> str:
+    """One line per folder: what docs/corpus-scores.md records for a batch."""
+    failing = [o for o in outcomes if o.sample.category != "none"]
+    right = sum(o.correct for o in outcomes)
+    return (
+        f"{name}: top-1 {right / len(outcomes):.1%} ({right}/{len(outcomes)}), "
+        f"missed {sum(o.missed for o in outcomes)}/{len(failing)}, "
+        f"false alarms {sum(o.false_alarm for o in outcomes)}/{len(outcomes) - len(failing)}"
+    )
+
+
 def main(argv: list[str]) -> int:
     """`python -m tests.corpus.evaluate [--root DIR]`: score the corpus or a batch folder.
 
     DIR holds <category>/*.log files with the same headers (e.g. a blind batch to score).
+    `--summary DIR...` prints one line per folder instead (`make heldout`: has a change kept
+    every held-out wave's right answers right?).
     """
     parser = argparse.ArgumentParser(prog="python -m tests.corpus.evaluate")
     parser.add_argument("--root", type=Path, default=CORPUS, help="folder of <category>/*.log")
+    parser.add_argument("--summary", type=Path, nargs="+", metavar="DIR",
+                        help="one summary line for each folder")
     parser.add_argument("legacy_root", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    root = args.legacy_root or args.root
-    if not root.is_dir():
-        print(f"evaluate: {root} is not a directory", file=sys.stderr)
+    roots = args.summary or [args.legacy_root or args.root]
+    bad = [r for r in roots if not r.is_dir()]
+    if bad:
+        print(f"evaluate: {bad[0]} is not a directory", file=sys.stderr)
         return 2
-    outcomes = run(root=root)
-    if not outcomes:
-        print(f"evaluate: no <category>/*.log files under {root}", file=sys.stderr)
-        return 2
-    print(f"corpus: {root}")
-    print(report(outcomes))
+    for root in roots:
+        outcomes = run(root=root)
+        if not outcomes:
+            print(f"evaluate: no <category>/*.log files under {root}", file=sys.stderr)
+            return 2
+        if args.summary:
+            print(summary(root.name, outcomes))
+        else:
+            print(f"corpus: {root}")
+            print(report(outcomes))
     return 0
 
 
