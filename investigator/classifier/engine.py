@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -56,12 +56,11 @@ class Library:
         vetoes: list[tuple[str, ...]] = []
         index_of: dict[PatternKey, int] = {}
         for rule in rules:
-            for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
-                for key in (pattern_key(rule, p), *clearing_keys(rule, p)):
-                    if key not in index_of:
-                        index_of[key] = len(regexes)
-                        regexes.append(key[0])
-                        vetoes.append(key[1])
+            for key in scanner_keys(rule):
+                if key not in index_of:
+                    index_of[key] = len(regexes)
+                    regexes.append(key[0])
+                    vetoes.append(key[1])
         terminal = len(regexes)
         regexes += [TERMINAL, IGNORED]
         vetoes += [(), ()]
@@ -85,6 +84,13 @@ def clearing_keys(rule: Rule, pattern: Pattern) -> list[PatternKey]:
     """The scanner's regexes for a pattern's `cleared_by` lines (no vetoes of their own)."""
     cs = rule.case_sensitive if pattern.case_sensitive is None else pattern.case_sensitive
     return [(_tolerant(rx, cs), ()) for rx in pattern.cleared_by]
+
+
+def scanner_keys(rule: Rule) -> Iterator[PatternKey]:
+    """Every regex the scanner runs for a rule: each pattern, then its `cleared_by` lines."""
+    for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
+        yield pattern_key(rule, p)
+        yield from clearing_keys(rule, p)
 
 
 @lru_cache(maxsize=4)
@@ -112,9 +118,7 @@ def _tolerant(regex: str, case_sensitive: bool) -> str:
 
 def _rewrite_all(rules: Sequence[Rule]) -> list[tuple[tuple[str, bool], str]]:
     for rule in rules:
-        for p in (*rule.patterns.any, *rule.patterns.all, *rule.patterns.none):
-            pattern_key(rule, p)
-            clearing_keys(rule, p)
+        tuple(scanner_keys(rule))  # each key's rewrite lands in _REWRITTEN
     return list(_REWRITTEN.items())
 
 
