@@ -197,9 +197,9 @@ def _cleared(crule: CompiledRule, hits: dict[int, list[Hit]], cited: list[Hit]) 
     stream (for the same `object`, when both name one)."""
     if not crule.clears:
         return None
-    by_line: dict[tuple[str, str | None, int], list[Hit]] = {}
+    by_line: dict[LineKey, list[Hit]] = {}
     for h in cited:
-        by_line.setdefault((h.source, h.stream, h.line), []).append(h)
+        by_line.setdefault(_line_of(h), []).append(h)
     clearing: list[Hit] = []
     for line_hits in by_line.values():
         found = [c for h in line_hits if (c := _first_clearing(crule, hits, h)) is not None]
@@ -236,11 +236,19 @@ def _failed(
     return RuleResult(rule, "no-match")
 
 
+LineKey = tuple[str, str | None, int]
+
+
+def _line_of(hit: Hit) -> LineKey:
+    """The line a hit is on (several patterns may hit one line)."""
+    return (hit.source, hit.stream, hit.line)
+
+
 def _dedupe(hits: list[Hit]) -> list[Hit]:
     """One hit per line; named groups of every pattern that hit the line are kept."""
-    by_line: dict[tuple[str, str | None, int], Hit] = {}
+    by_line: dict[LineKey, Hit] = {}
     for h in sorted(hits, key=lambda h: h.order):
-        key = (h.source, h.stream, h.line)
+        key = _line_of(h)
         first = by_line.get(key)
         if first is None:
             by_line[key] = h

@@ -145,8 +145,9 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
     alternatives = pool[1:MAX_ALTERNATIVES] + handled[: max(0, MAX_ALTERNATIVES - len(pool) + 1)]
     if top:
         _assign_confidence(top, alternatives, handled, stopped)
-    for alt in handled if top is None else ():
-        alt.why_lower = _why_handled(alt, stopped)
+    else:
+        for alt in handled:
+            alt.why_lower = _why_handled(alt, stopped)
     return Ranked(top, alternatives, handled)
 
 
