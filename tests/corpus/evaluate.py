@@ -11,6 +11,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from investigator.classifier import Library, classify, default_library
 from investigator.classifier.scanner import TextSource, bytes_chunks
@@ -94,6 +95,26 @@ def run(library: Library | None = None, root: Path = CORPUS) -> list[Outcome]:
     return out
 
 
+class Counts(NamedTuple):
+    """The figures every score of a folder quotes (report, summary)."""
+
+    total: int
+    right: int
+    failing: int
+    missed: int
+    false_alarms: int
+
+
+def counts(outcomes: list[Outcome]) -> Counts:
+    return Counts(
+        total=len(outcomes),
+        right=sum(o.correct for o in outcomes),
+        failing=sum(o.sample.category != "none" for o in outcomes),
+        missed=sum(o.missed for o in outcomes),
+        false_alarms=sum(o.false_alarm for o in outcomes),
+    )
+
+
 def report(outcomes: list[Outcome]) -> str:
     import pandas as pd
 
@@ -132,14 +153,12 @@ def report(outcomes: list[Outcome]) -> str:
         colnames=["predicted"],
         dropna=False,
     )
-    healthy = df[df.label == "none"]
-    failing = df[df.label != "none"]
-    false_alarms = sum(o.false_alarm for o in outcomes)
+    c = counts(outcomes)
     misses = df[~df.correct]
     parts = [
-        f"top-1 accuracy: {df.correct.mean():.1%} ({int(df.correct.sum())}/{len(df)})",
-        f"missed (failing logs called none): {int(df.missed.sum())}/{len(failing)}",
-        f"false alarms on healthy logs: {false_alarms}/{len(healthy)}",
+        f"top-1 accuracy: {c.right / c.total:.1%} ({c.right}/{c.total})",
+        f"missed (failing logs called none): {c.missed}/{c.failing}",
+        f"false alarms on healthy logs: {c.false_alarms}/{c.total - c.failing}",
         "",
         "per category:",
         per_cat.to_string(float_format=lambda x: f"{x:.2f}"),
@@ -158,12 +177,10 @@ def report(outcomes: list[Outcome]) -> str:
 
 def summary(name: str, outcomes: list[Outcome]) -> str:
     """One line per folder: what docs/corpus-scores.md records for a batch."""
-    failing = [o for o in outcomes if o.sample.category != "none"]
-    right = sum(o.correct for o in outcomes)
+    c = counts(outcomes)
     return (
-        f"{name}: top-1 {right / len(outcomes):.1%} ({right}/{len(outcomes)}), "
-        f"missed {sum(o.missed for o in outcomes)}/{len(failing)}, "
-        f"false alarms {sum(o.false_alarm for o in outcomes)}/{len(outcomes) - len(failing)}"
+        f"{name}: top-1 {c.right / c.total:.1%} ({c.right}/{c.total}), "
+        f"missed {c.missed}/{c.failing}, false alarms {c.false_alarms}/{c.total - c.failing}"
     )
 
 
