@@ -194,8 +194,13 @@ def _learned_fallback(inv: Investigation, stats: ScanStats) -> Investigation:
         return inv
     unknown = inv.finding
     finding = render_guess(guessed, unknown)
-    marker = Alternative(category="unknown", rule=unknown.rule, confidence=unknown.confidence,
-                         title=unknown.title, why_lower=GENERIC_MARKER)
+    marker = Alternative(
+        category="unknown",
+        rule=unknown.rule,
+        confidence=unknown.confidence,
+        title=unknown.title,
+        why_lower=GENERIC_MARKER,
+    )
     # Every generic marker (the one that led, and others that fired too) says only that the
     # job failed: all rank below the guess, so the confidences stay on one scale.
     alternatives = [
@@ -226,6 +231,7 @@ def fallback_text(inv: Investigation, stats: ScanStats) -> str:
     head = "\n".join(parts)[-MAX_CHARS // 2 :]
     return head + "\n" + stats.tail_text()[-(MAX_CHARS - len(head)) :]
 
+
 def _no_input(inv: Investigation, stats: ScanStats) -> Investigation:
     """Nothing was examined: a gap on the input and a low-confidence finding saying so."""
     binary = stats.binary_sources > 0
@@ -245,11 +251,7 @@ def _without_ignored(hits: dict[int, list[Hit]], library: Library) -> dict[int, 
     if not starts:
         return hits
     terminals = [h for h in hits.get(library.terminal, []) if h.source == "logs"]
-    spans = []
-    for s in starts:
-        ends = [t.line for t in terminals if t.stream == s.stream and s.line < t.line]
-        end = min([e for e in ends if e <= s.line + IGNORED_SPAN], default=s.line + IGNORED_SPAN)
-        spans.append((s.stream, s.line, end))
+    spans = _ignored_spans(starts, terminals)
 
     def inside(h: Hit) -> bool:
         return h.source == "logs" and any(
@@ -257,6 +259,31 @@ def _without_ignored(hits: dict[int, list[Hit]], library: Library) -> dict[int, 
         )
 
     return {i: [h for h in hs if not inside(h)] for i, hs in hits.items()}
+
+
+def _ignored_spans(starts: list[Hit], terminals: list[Hit]) -> list[tuple[str | None, int, int]]:
+    """(stream, first line, last line) of each ignored traceback.
+
+    Each one ends at its own exception line. When several processes print theirs interleaved
+    (DataLoader workers torn down together), the second start takes the second exception
+    line, and the interleaved block is as many tracebacks long.
+    """
+    spans = []
+    used: set[tuple[str | None, int]] = set()
+    for s in sorted(starts, key=lambda h: (h.stream or "", h.line)):
+        near = sum(
+            1 for o in starts if o.stream == s.stream and abs(o.line - s.line) <= IGNORED_SPAN
+        )
+        limit = s.line + IGNORED_SPAN * near
+        ends = sorted(
+            t.line
+            for t in terminals
+            if t.stream == s.stream and s.line < t.line <= limit and (t.stream, t.line) not in used
+        )
+        end = ends[0] if ends else limit
+        used.add((s.stream, end))
+        spans.append((s.stream, s.line, end))
+    return spans
 
 
 def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:

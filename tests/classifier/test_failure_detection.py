@@ -42,11 +42,13 @@ FAILING = {
     "Vertex AI": "The replica workerpool0-0 exited with a non-zero status of 13.",
     "Kubeflow": "This step is in Failed state with this message: OOMKilled (exit code 137)",
     "Airflow": "[2024-05-01, 10:00:00 UTC] {taskinstance.py:1937} ERROR - Task failed with exception",
-    "a crash after an ignored exception": "Exception ignored in: <function Pool.__del__ at 0x7f>\nTraceback (most recent call last):\nAttributeError: 'NoneType' object has no attribute 'close'\n" + "step 10 loss 1.2\n" * 15 + "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'",
+    "a crash after an ignored exception": "Exception ignored in: <function Pool.__del__ at 0x7f>\nTraceback (most recent call last):\nAttributeError: 'NoneType' object has no attribute 'close'\n"
+    + "step 10 loss 1.2\n" * 15
+    + "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'",
     "kubectl pods in Error": "NAME                   READY   STATUS   RESTARTS   AGE\ntrain-worker-0         0/1     Error    0          4h",
     "TorchScript error on the next line": "RuntimeError: \nundefined value has_torch_function_variadic:",
     "HF hub 404": "huggingface_hub.utils._errors.EntryNotFoundError: 404 Client Error. (Request ID: Root=1-65)",
-    "registry 401": "Error response from daemon: Head \"https://123.dkr.ecr.us-east-1.amazonaws.com/v2/train/manifests/latest\": unauthorized: authentication required",
+    "registry 401": 'Error response from daemon: Head "https://123.dkr.ecr.us-east-1.amazonaws.com/v2/train/manifests/latest": unauthorized: authentication required',
     "registry 500": "failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/: 500 Internal Server Error",
 }
 
@@ -61,6 +63,22 @@ HEALTHY = {
     "error metric": "Top-1 error: 23.4%\nval_error: 0.118",
     "ray job retried then succeeded": "(raylet) A worker died or was killed while executing a task; retrying\nJob 'raysubmit_x1' succeeded",
     "slurm completed": "4242              train  COMPLETED      0:0",
+    # two DataLoader workers' __del__ tracebacks printed at once, their lines interleaved
+    # (the shape of mrdbourke/pytorch-deep-learning's transfer-learning notebook output)
+    "two ignored tracebacks interleaved": "Epoch: 5 | train_loss: 0.6426 | test_acc: 0.8968\n"
+    + "Exception ignored in: <function _MultiProcessingDataLoaderIter.__del__ at 0x7f5f>\n" * 2
+    + "Traceback (most recent call last):\n" * 2
+    + '  File "/usr/local/lib/python3.7/dist-packages/torch/utils/data/dataloader.py", line 1358, in __del__\n'
+    * 2
+    + "    self._shutdown_workers()\n" * 2
+    + '  File "/usr/local/lib/python3.7/dist-packages/torch/utils/data/dataloader.py", line 1341, in _shutdown_workers\n'
+    * 2
+    + "    if w.is_alive():\n" * 2
+    + '  File "/usr/lib/python3.7/multiprocessing/process.py", line 151, in is_alive\n' * 2
+    + "    assert self._parent_pid == os.getpid(), 'can only test a child process'\n"
+    + "AssertionError: can only test a child process\n"
+    + "    assert self._parent_pid == os.getpid(), 'can only test a child process'\n"
+    + "AssertionError: can only test a child process",
     "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
 }
 
