@@ -171,6 +171,91 @@ CANONICAL: dict[str, list[str]] = {
     ],
 }
 
+# Noise that healthy runs print, as the named tools print it: it must stay `none` bare and
+# behind the same prefixes.
+CANONICAL_NOISE: list[str] = [
+    "ERROR: pip's dependency resolver does not currently take into account all the packages that are installed. This behaviour is the source of the following dependency conflicts.",
+    "[W socket.cpp:601] [c10d] The client socket has failed to connect to [localhost]:29500 (errno: 99 - Cannot assign requested address).",
+    "ip-10-0-0-1:123:456 [0] NCCL INFO NET/Plugin : Plugin load (libnccl-net.so) returned 2 : libnccl-net.so: cannot open shared object file: No such file or directory",
+    "2023-01-01 00:00:00.000000: W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library 'libnvinfer.so.7'; dlerror: libnvinfer.so.7: cannot open shared object file: No such file or directory",
+    "Some weights of the model checkpoint at bert-base-uncased were not used when initializing BertForSequenceClassification: ['cls.predictions.bias']",
+    "huggingface/tokenizers: The current process just got forked, after parallelism has already been used. Disabling parallelism to avoid deadlocks...",
+    "[2024-01-01 00:00:00,000] torch.distributed.run: [WARNING] Setting OMP_NUM_THREADS environment variable for each process to be 1 in default, to avoid your system being overloaded",
+    "Epoch 00012: early stopping",
+    "Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to 32768.0",
+    "[2024-01-01 00:00:00,000] [INFO] [loss_scaler.py:183:update_scale] [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768",
+    "Training completed. Do not forget to share your model on huggingface.co/models =)",
+    "2024-01-01 00:10:00 Completed - Training job completed",
+    "2024-01-01 00:09:00,000 sagemaker-training-toolkit INFO     Reporting training SUCCESS",
+    "The following values were not passed to `accelerate launch` and had defaults used instead:",
+    "Detected kernel version 4.14.0, which is below the recommended minimum of 5.5.0; this can cause the process to hang. It is recommended to upgrade the kernel to the minimum version or higher.",
+    "Warning: Permanently added '10.0.0.2' (ECDSA) to the list of known hosts.",
+    "bash: warning: setlocale: LC_ALL: cannot change locale (en_US.UTF-8)",
+    "/opt/conda/lib/python3.8/site-packages/torch/utils/data/dataloader.py:554: UserWarning: This DataLoader will create 8 worker processes in total. Our suggested max number of worker in current system is 4, which is smaller than what this DataLoader is going to create.",
+    "[W ProcessGroupNCCL.cpp:1569] Rank 0 using best-guess GPU 0 to perform barrier as devices used by this process are currently unknown. This can potentially cause a hang if this rank to GPU mapping is incorrect.",
+    "WARNING: Running pip as the 'root' user can result in broken permissions and conflicting behaviour with the system package manager.",
+    "debconf: delaying package configuration, since apt-utils is not installed",
+    "INFO:root:Retrying in 5 seconds (attempt 1/5)",
+    "ip-10-0-0-1:123:456 [0] NCCL INFO NET/IB : No device found.",
+    "errors: 0, warnings: 3",
+    "======================== 0 failed, 12 passed in 3.21s =========================",
+    "Validation loss did not improve from 0.3120",
+    "WARNING:tensorflow:Early stopping conditioned on metric `val_acc` which is not available. Available metrics are: loss,accuracy",
+    "wandb: WARNING Calling wandb.login() after wandb.init() has no effect.",
+    "[rank0]:[W Utils.hpp:164] Warning: Environment variable NCCL_ASYNC_ERROR_HANDLING is deprecated; use TORCH_NCCL_ASYNC_ERROR_HANDLING instead (function getCvarInt)",
+    "2024-01-01 00:00:00.000000: I tensorflow/core/common_runtime/gpu/gpu_device.cc:1510] Created device /job:localhost/replica:0/task:0/device:GPU:0 with 14626 MB memory:  -> device: 0, name: Tesla T4",
+    "xFormers not available",
+    "A matching Triton is not available, some optimizations will not be enabled",
+    "Failed to load image Python extension: libc10_cuda.so: cannot open shared object file: No such file or directory",
+    "UserWarning: Failed to load image Python extension: ''",
+    "2024-01-01 00:00:00.000000: E tensorflow/compiler/xla/stream_executor/cuda/cuda_dnn.cc:9342] Unable to register cuDNN factory: Attempting to register factory for plugin cuDNN when one has already been registered",
+    "2024-01-01 00:00:00.000000: W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not find TensorRT",
+    "[INFO] Best model saved. Error rate 0.0412",
+    "Found cached dataset imdb. Loading cached processed dataset at /root/.cache/huggingface/datasets/imdb/plain_text/cache-1.arrow",
+    "Token indices sequence length is longer than the specified maximum sequence length for this model (612 > 512). Running this sequence through the model will result in indexing errors",
+    "torch.distributed.elastic.multiprocessing.redirects: [WARNING] NOTE: Redirects are currently not supported in Windows or MacOs.",
+    "The `use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`...",
+    "WARNING:absl:Found untraced functions such as _jit_compiled_convolution_op while saving (showing 5 of 5). These functions will not be directly callable after loading.",
+    "/opt/conda/lib/python3.10/site-packages/torch/optim/lr_scheduler.py:138: UserWarning: Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and later, you should call them in the opposite order",
+    "[2024-01-01 00:00:00,000] [INFO] [logging.py:96:log_dist] [Rank 0] Reducer buckets have been rebuilt in this iteration.",
+    "GPU available: True (cuda), used: True",
+    "`Trainer.fit` stopped: `max_epochs=3` reached.",
+    "Using /root/.cache/torch_extensions/py310_cu118 as PyTorch extensions root...",
+    "ninja: no work to do.",
+    "ip-10-0-0-1:123:456 [0] NCCL INFO comm 0x55d8 rank 0 nranks 2 cudaDev 0 busId 1e0 commId 0x1234 - Init COMPLETE",
+    "2024-01-01 00:00:00,000 sagemaker-training-toolkit INFO     No Neurons detected (normal if no neurons installed)",
+    "[2024-01-01 00:00:00.000 algo-1:31 INFO utils.py:27] RULE_JOB_STOP_SIGNAL_FILENAME: None",
+    "EarlyStopping counter: 3 out of 10",
+    "Restoring model weights from the end of the best epoch: 7.",
+    "[rank0]:[W ProcessGroupNCCL.cpp:4115] Warning: WARNING: process group has NOT been destroyed before we destruct ProcessGroupNCCL. On normal program exit, the application should call destroy_process_group to ensure that any pending NCCL operations have finished in this process.",
+    "(raylet) [2024-01-01 00:00:00,000 E 123 456] (raylet) file_system_monitor.cc:111: /tmp/ray/session is over 95% full, available space: 1234; capacity: 5678. Object creation will fail if spilling is required.",
+    "2024-01-01 00:00:00,000\tINFO tune.py:1009 -- Total run time: 45.20 seconds (44.90 seconds for the tuning loop).",
+    "##[warning]Node.js 16 actions are deprecated. Please update the following actions to use Node.js 20: actions/checkout@v3.",
+    "debconf: unable to initialize frontend: Dialog",
+    "==> WARNING: A newer version of conda exists. <==",
+    "WARNING: You are using pip version 21.1.1; however, version 23.0.1 is available.",
+    "Ran 42 tests in 3.214s",
+    "0 failed, 42 passed in 12.31s",
+    "/usr/local/lib/python3.10/dist-packages/torch/cuda/__init__.py:628: UserWarning: Can't initialize NVML",
+    "2024-01-01 00:00:00.000000: I tensorflow/core/util/port.cc:113] oneDNN custom operations are on. You may see slightly different numerical results due to floating-point round-off errors from different computation orders.",
+    "2024-01-01 00:00:00.000000: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:479] Unable to register cuFFT factory: Attempting to register factory for plugin cuFFT when one has already been registered",
+    "2024-01-01 00:00:00.000000: E external/local_xla/xla/stream_executor/cuda/cuda_blas.cc:1442] Unable to register cuBLAS factory: Attempting to register factory for plugin cuBLAS when one has already been registered",
+    "Some weights of BertForSequenceClassification were not initialized from the model checkpoint at bert-base-uncased and are newly initialized: ['classifier.bias', 'classifier.weight']",
+    "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.",
+    "max_steps is given, it will override any value given in num_train_epochs",
+    "Detected kernel version 5.4.0, which is below the recommended minimum of 5.5.0; this can cause the process to hang. It is recommended to upgrade the kernel to the minimum version or higher.",
+    "[WARNING] cpu_adam cuda is missing or is incompatible with installed torch, only cpu ops can be compiled!",
+    "[2024-01-01 00:00:00,000] [WARNING] [stage3.py:1850:step] 1 pytorch allocator cache flushes since last step. this happens when there is high memory pressure and is detrimental to performance.",
+    "torch.distributed.elastic.multiprocessing.redirects: [WARNING] NOTE: Redirects are currently not supported in Windows or MacOs.",
+    'wandb: WARNING Saving files without folders. If you want to preserve subdirectories pass base_path to wandb.save, i.e. wandb.save("/mnt/folder/file.h5", base_path="/mnt")',
+    "/usr/local/lib/python3.10/dist-packages/transformers/training_args.py:1525: FutureWarning: `evaluation_strategy` is deprecated and will be removed in version 4.46 of Transformers. Use `eval_strategy` instead",
+    "huggingface/tokenizers: The current process just got forked, after parallelism has already been used. Disabling parallelism to avoid deadlocks...",
+    "Could not estimate the number of tokens of the input, floating-point operations will not be computed",
+    "Failed to detect the name of this notebook, you can set it manually with the WANDB_NOTEBOOK_NAME environment variable to enable code saving.",
+    "Unable to find acceptable character detection dependency (chardet or charset_normalizer).",
+    "/usr/lib/python3/dist-packages/requests/__init__.py:89: RequestsDependencyWarning: urllib3 (1.26.18) or chardet (3.0.4) doesn't match a supported version!",
+]
+
 PREFIXES = {"bare": "", "timestamp": "2024-05-01T12:00:00.000Z ", "mpirun rank": "[1,0]<stderr>:"}
 
 CASES = [(cat, text) for cat, texts in CANONICAL.items() for text in texts]
@@ -197,3 +282,12 @@ def test_every_failure_category_has_canonical_messages():
 
     failing = set(CATEGORIES) - {"none", "unknown"}
     assert failing <= set(CANONICAL), failing - set(CANONICAL)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize(
+    "text", CANONICAL_NOISE, ids=[f"noise-{i}" for i in range(len(CANONICAL_NOISE))]
+)
+def test_canonical_noise_stays_healthy(lib, prefix, text):
+    inv = classify(evidence(PREFIXES[prefix] + text), lib)
+    assert inv.finding.category == "none", inv.finding.rule
