@@ -38,6 +38,7 @@ LINE_PREFIXES = (
     r"[\w.]*[-_]\d+(?:-\w+)?[ \t]*\|[ \t]*",
     r"\((?:\w+ )?pid=\d+(?:, ip=[\d.]+)?\)[ \t]*",  # Ray worker output
     r"\[pod/[^\]\n]+\][ \t]*",  # kubectl logs --prefix
+    r"#\d+ \d+(?:\.\d+)?[ \t]+",  # docker BuildKit's plain progress: "#7 278.8 E: ..."
 )
 PREFIX = "(?:" + "|".join(LINE_PREFIXES) + ")*"
 

@@ -48,6 +48,7 @@ def test_one_spelling_matches_every_common_shape(tmp_path, line):
         "[pod/train-0/pytorch] No module named einops",
         "E0612 10:05:38.123456 1234 main.cc:12] No module named einops",
         "12:00:01 algo-1 | No module named einops",
+        "#7 278.8 No module named einops",  # a step of `docker build --progress=plain`
     ],
 )
 def test_a_line_anchored_pattern_accepts_known_prefixes(tmp_path, line):
