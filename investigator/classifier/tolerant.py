@@ -34,6 +34,8 @@ LINE_PREFIXES = (
     r"\[default\d+\]:[ \t]*",  # torchrun --tee
     r"\[\d+,\d+\]<std(?:out|err)>:",  # mpirun / SageMaker MPI
     r"\[1,\d+\]:",
+    r"\[\d+\]<std(?:out|err)>:",  # horovodrun with its gloo controller
+    r"\d{1,5}: ",  # srun --label (srun(1): the task number before each line)
     # docker compose / SageMaker local mode: "algo-1-abcd | ", "web_1  | ", "trainer-1 | "
     r"[\w.]*[-_]\d+(?:-\w+)?[ \t]*\|[ \t]*",
     r"\((?:\w+ )?pid=\d+(?:, ip=[\d.]+)?\)[ \t]*",  # Ray worker output

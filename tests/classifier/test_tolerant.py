@@ -49,6 +49,8 @@ def test_one_spelling_matches_every_common_shape(tmp_path, line):
         "E0612 10:05:38.123456 1234 main.cc:12] No module named einops",
         "12:00:01 algo-1 | No module named einops",
         "#7 278.8 No module named einops",  # a step of `docker build --progress=plain`
+        "[2]<stderr>:No module named einops",  # horovodrun (gloo)
+        "3: No module named einops",  # srun --label
     ],
 )
 def test_a_line_anchored_pattern_accepts_known_prefixes(tmp_path, line):
