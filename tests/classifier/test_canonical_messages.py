@@ -174,6 +174,7 @@ CANONICAL: dict[str, list[str]] = {
 # Noise that healthy runs print, as the named tools print it: it must stay `none` bare and
 # behind the same prefixes.
 CANONICAL_NOISE: list[str] = [
+    "[W716 19:40:01.194933437 socket.cpp:759] [c10d] The IPv6 network addresses of (master-0, 23456) cannot be retrieved (gai error: -3 - Temporary failure in name resolution).",
     "ERROR: pip's dependency resolver does not currently take into account all the packages that are installed. This behaviour is the source of the following dependency conflicts.",
     "[W socket.cpp:601] [c10d] The client socket has failed to connect to [localhost]:29500 (errno: 99 - Cannot assign requested address).",
     "ip-10-0-0-1:123:456 [0] NCCL INFO NET/Plugin : Plugin load (libnccl-net.so) returned 2 : libnccl-net.so: cannot open shared object file: No such file or directory",

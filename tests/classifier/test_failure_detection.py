@@ -49,6 +49,7 @@ FAILING = {
     "TorchScript error on the next line": "RuntimeError: \nundefined value has_torch_function_variadic:",
     "HF hub 404": "huggingface_hub.utils._errors.EntryNotFoundError: 404 Client Error. (Request ID: Root=1-65)",
     "registry 401": 'Error response from daemon: Head "https://123.dkr.ecr.us-east-1.amazonaws.com/v2/train/manifests/latest": unauthorized: authentication required',
+    "a failure after a c10d warning record": "[W socket.cpp:601] [c10d] The client socket has failed to connect to [master-0]:29500 (errno: 111 - Connection refused).\ntorch.distributed.DistNetworkError: Connection reset by peer",
     "registry 500": "failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/: 500 Internal Server Error",
 }
 
