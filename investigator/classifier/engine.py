@@ -275,12 +275,16 @@ def _ignored_spans(starts: list[Hit], terminals: list[Hit]) -> list[tuple[str | 
             1 for o in starts if o.stream == s.stream and abs(o.line - s.line) <= IGNORED_SPAN
         )
         limit = s.line + IGNORED_SPAN * near
-        ends = sorted(
-            t.line
-            for t in terminals
-            if t.stream == s.stream and s.line < t.line <= limit and (t.stream, t.line) not in used
+        end = min(
+            (
+                t.line
+                for t in terminals
+                if t.stream == s.stream
+                and s.line < t.line <= limit
+                and (t.stream, t.line) not in used
+            ),
+            default=limit,
         )
-        end = ends[0] if ends else limit
         used.add((s.stream, end))
         spans.append((s.stream, s.line, end))
     return spans

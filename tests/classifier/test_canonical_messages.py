@@ -14,6 +14,7 @@ import pytest
 
 from investigator.classifier import classify, default_library
 from investigator.classifier.fallback import RULE_ID as FALLBACK_RULE
+from investigator.models import CATEGORIES
 from tests.classifier.test_engine import evidence
 
 CANONICAL: dict[str, list[str]] = {
@@ -279,8 +280,6 @@ def test_canonical_message_lands_in_its_category(lib, prefix, category, text):
 
 
 def test_every_failure_category_has_canonical_messages():
-    from investigator.models import CATEGORIES
-
     failing = set(CATEGORIES) - {"none", "unknown"}
     assert failing <= set(CANONICAL), failing - set(CANONICAL)
 
