@@ -40,6 +40,16 @@ TERMINAL = r"(?:^|[\s:>\]|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$
 # __del__ or a callback failing at interpreter exit), not raised. Its lines are no failure.
 IGNORED = tolerant(r"^Exception ignored in\b")
 IGNORED_SPAN = 12  # lines an ignored traceback may take when its exception line is not seen
+# A line of training progress: a loss or metric value, an epoch, step or iteration counter, a
+# progress bar's rate or a percentage above 0. Progress printed after a weak failure line
+# shows that the failure did not stop training (rank.py, went_on). A non-finite loss is no
+# progress (a diverging run), nor is a bar standing at 0% (a hang).
+PROGRESS = (
+    r"(?i)(?:(?:\b|_)loss\b['\"]?[ \t]*[:=]?[ \t]*\d"
+    r"|\b(?:epoch|step|iter(?:ation)?)\b[ \t]*[:=\[]?[ \t]*\d"
+    r"|\d(?:\.\d+)?[ \t]?it/s\b|s/it\]|\b(?:[1-9]\d?|100)%\|)"
+)
+NO_PROGRESS = (r"(?i)\b(?:nan|inf)\b",)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Library:
     patterns: PatternSet
     terminal: int
     ignored: int
+    progress: int
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Library:
@@ -62,10 +73,10 @@ class Library:
                     regexes.append(key[0])
                     vetoes.append(key[1])
         terminal = len(regexes)
-        regexes += [TERMINAL, IGNORED]
-        vetoes += [(), ()]
+        regexes += [TERMINAL, IGNORED, PROGRESS]
+        vetoes += [(), (), NO_PROGRESS]
         compiled = tuple(bind(r, index_of, pattern_key, clearing_keys) for r in rules)
-        return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1)
+        return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1, terminal + 2)
 
 
 PatternKey = tuple[str, tuple[str, ...]]
@@ -167,7 +178,8 @@ def classify(
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
     terminal = _final_exception(hits.get(library.terminal, []), results)
-    ranked = rank(results, facts, terminal)
+    progress = [h for h in hits.get(library.progress, []) if h.source == "logs"]
+    ranked = rank(results, facts, terminal, progress)
     inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
     if ranked.top is None and not facts and stats.nothing_to_examine:
         return _no_input(inv, stats)

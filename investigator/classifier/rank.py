@@ -37,6 +37,7 @@ class Scored:
     explains_final: bool
     confidence: float = 0.0
     why_lower: str = ""
+    outlived: Hit | None = None  # the last progress line printed after it (went_on)
 
     @property
     def sort_key(self) -> tuple:
@@ -103,6 +104,24 @@ def _only_logs(failure: RuleResult) -> bool:
     return not failure.rule.silent and bool(hits) and all(h.source == "logs" for h in hits)
 
 
+WENT_ON = 2  # progress lines after a weak failure line that show training went on past it
+
+
+def went_on(failure: RuleResult, progress: list[Hit]) -> list[Hit]:
+    """The progress lines printed after a weak failure's last cited line, in the same stream.
+
+    Only weak evidence (a low-confidence rule: a family's vocabulary, a generic failure
+    marker) can be outlived: a run that keeps reporting its loss after an `ERROR` line or a
+    caught exception was not stopped by it. Measured on the real-log sets (tests/corpus and
+    every held-out wave): no failing log lost; with every confidence level, six were.
+    """
+    if failure.rule.confidence != "low" or not _only_logs(failure):
+        return []
+    last = max((h for h in failure.cited if h.source == "logs"), key=lambda h: h.order)
+    after = {p.line: p for p in progress if p.stream == last.stream and p.line > last.line}
+    return [after[n] for n in sorted(after)] if len(after) >= WENT_ON else []
+
+
 def _handled(failure: RuleResult, last_success: tuple[int, int], *, failed: bool,
              completed: bool, job_completed: bool) -> bool:
     """Was this failure handled: the run completed, a success marker came after it, or it rests
@@ -117,7 +136,12 @@ def _handled(failure: RuleResult, last_success: tuple[int, int], *, failed: bool
     return job_completed or (not failed and failure.last_order < last_success)
 
 
-def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None) -> Ranked:
+def rank(
+    results: list[RuleResult],
+    facts: dict[str, Any],
+    terminal: Hit | None,
+    progress: list[Hit] | None = None,
+) -> Ranked:
     matched = [r for r in results if r.verdict == "match"]
     successes = [_score(r, terminal) for r in matched if r.rule.category == "none"]
     failures = [r for r in matched if r.rule.category != "none"]
@@ -134,6 +158,9 @@ def rank(results: list[RuleResult], facts: dict[str, Any], terminal: Hit | None)
         scored = _score(f, terminal)
         if _handled(f, last_success, failed=failed, completed=completed,
                     job_completed=job_completed):
+            handled.append(scored)
+        elif not failed and (later := went_on(f, progress or [])):
+            scored.outlived = later[-1]
             handled.append(scored)
         else:
             live.append(scored)
@@ -174,6 +201,9 @@ def _why_handled(alt: Scored, stopped: bool) -> str:
     later = alt.result.cleared
     if later:
         return f"line {later.line} says it resolved itself: {' '.join(later.text.split())[:120]}"
+    if alt.outlived:
+        shown = " ".join(alt.outlived.text.split())[:120]
+        return f"training went on after it (line {alt.outlived.line} reports progress: {shown})"
     return "the job went on and ended successfully after this, so it was handled"
 
 

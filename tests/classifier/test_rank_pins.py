@@ -410,3 +410,42 @@ def test_a_cleared_failure_leaves_a_later_failure_live(tmp_path):
            "Normal Scheduled Successfully assigned default/train-0 to gpu-node-3\n"
            "CUDA out of memory. Tried to allocate 2.00 GiB\n")
     assert _verdict(tmp_path, [WAITING, OOM], log).category == "resources"
+
+
+# A weak line (a family's vocabulary, a generic marker) that training outlived.
+WEAK = rule("weak-denied", "permissions", priority=12, confidence="low",
+            patterns={"any": ["permission denied"]})
+STRONG = rule("strong-denied", "permissions", priority=60, confidence="high",
+              patterns={"any": ["permission denied"]})
+DENIED = "find: '.git': Permission denied"
+
+
+def test_training_that_went_on_after_a_weak_failure_line_means_it_was_handled(tmp_path):
+    log = f"{DENIED}\nEpoch 1/3 - loss: 0.412\nEpoch 2/3 - loss: 0.301\n"
+    finding = classify(evidence(log), library(tmp_path, WEAK))
+    assert finding.finding.category == "none"
+    (alt,) = finding.alternatives
+    assert alt.rule == "weak-denied"
+    assert alt.why_lower.startswith("training went on after it (line 3 reports progress: Epoch 2/3")
+
+
+def test_what_does_not_show_training_went_on_keeps_the_weak_failure(tmp_path):
+    cases = {
+        "one progress line": f"{DENIED}\nEpoch 1/3 - loss: 0.412\n",
+        "progress only before": f"Epoch 1/3 - loss: 0.412\nEpoch 2/3 - loss: 0.301\n{DENIED}\n",
+        "a diverging loss": f"{DENIED}\nstep 10 loss: nan\nstep 20 loss: nan\n",
+        "bars standing at 0%": f"{DENIED}\n  0%|          | 0/100 [00:00<?, ?it/s]\n"
+        "  0%|          | 0/100 [00:30<?, ?it/s]\n",
+    }
+    for i, (case, log) in enumerate(cases.items()):
+        got = _verdict(tmp_path / str(i), [WEAK], log)
+        assert got.category == "permissions", case
+
+
+def test_progress_does_not_outlive_a_strong_rule_or_a_failed_job(tmp_path):
+    log = f"{DENIED}\n 40%|████      | 40/100 [00:10<00:15, 3.9it/s]\n" \
+          " 80%|████████  | 80/100 [00:20<00:05, 3.9it/s]\n"
+    assert _verdict(tmp_path / "a", [WEAK], log).category == "none"
+    assert _verdict(tmp_path / "b", [STRONG], log).category == "permissions"
+    failed = _verdict(tmp_path / "c", [WEAK], log, {"sagemaker.status": "Failed"})
+    assert failed.category == "permissions"
