@@ -36,10 +36,17 @@ from investigator.models import (
 # Engine-internal pattern: the final line of a Python traceback (or any "XxxError: ..." line).
 # The last such line in the logs is what a cascade of errors usually ends with.
 TERMINAL = r"(?:^|[\s:>\]|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$)"
-# Python's sys.unraisablehook header: the traceback after it was printed and ignored (a
-# __del__ or a callback failing at interpreter exit), not raised. Its lines are no failure.
-IGNORED = tolerant(r"^Exception ignored in\b")
+# Python's sys.unraisablehook header, and its header for an atexit handler that raised: the
+# traceback after either was printed and ignored (a __del__ or an exit callback failing at
+# interpreter shutdown), not raised; neither changes the exit status (Python 3.10's What's New,
+# bpo-42639: the exception of a failed atexit callback "is now logged", it was ignored
+# before). Their lines are no failure.
+IGNORED = tolerant(r"^(?:Exception ignored in\b|Error in atexit\._run_exitfuncs:)")
 IGNORED_SPAN = 12  # lines an ignored traceback may take when its exception line is not seen
+# How far below its header an ignored traceback's own exception line is looked for: a
+# traceback of twenty frames (two lines each) still ends inside. Beyond IGNORED_SPAN the line
+# must follow an indented frame line, so an error printed after a cut traceback stays an error.
+IGNORED_SEARCH = 48
 # A line of training progress: a loss or metric value, an epoch, step or iteration counter, a
 # progress bar's rate or a percentage above 0. Progress printed after a weak failure line
 # shows that the failure did not stop training (rank.py, went_on). A non-finite loss is no
@@ -286,20 +293,25 @@ def _ignored_spans(starts: list[Hit], terminals: list[Hit]) -> list[tuple[str | 
         near = sum(
             1 for o in starts if o.stream == s.stream and abs(o.line - s.line) <= IGNORED_SPAN
         )
-        limit = s.line + IGNORED_SPAN * near
         end = min(
             (
                 t.line
                 for t in terminals
                 if t.stream == s.stream
-                and s.line < t.line <= limit
+                and s.line < t.line <= s.line + IGNORED_SEARCH * near
+                and (t.line <= s.line + IGNORED_SPAN * near or _ends_traceback(t))
                 and (t.stream, t.line) not in used
             ),
-            default=limit,
+            default=s.line + IGNORED_SPAN * near,
         )
         used.add((s.stream, end))
         spans.append((s.stream, s.line, end))
     return spans
+
+
+def _ends_traceback(hit: Hit) -> bool:
+    """Does the line follow a traceback's indented frame or source line?"""
+    return bool(hit.before) and hit.before[-1][:1] in (" ", "\t")
 
 
 def _final_exception(hits: list[Hit], results: list[RuleResult]) -> Hit | None:

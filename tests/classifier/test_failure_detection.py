@@ -45,6 +45,8 @@ FAILING = {
     "a crash after an ignored exception": "Exception ignored in: <function Pool.__del__ at 0x7f>\nTraceback (most recent call last):\nAttributeError: 'NoneType' object has no attribute 'close'\n"
     + "step 10 loss 1.2\n" * 15
     + "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'",
+    "a crash before an atexit handler raised": "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'\n"
+    + "Error in atexit._run_exitfuncs:\nTraceback (most recent call last):\nAttributeError: 'TeeHandler' object has no attribute 'close'",
     "kubectl pods in Error": "NAME                   READY   STATUS   RESTARTS   AGE\ntrain-worker-0         0/1     Error    0          4h",
     "TorchScript error on the next line": "RuntimeError: \nundefined value has_torch_function_variadic:",
     "HF hub 404": "huggingface_hub.utils._errors.EntryNotFoundError: 404 Client Error. (Request ID: Root=1-65)",
@@ -80,6 +82,8 @@ HEALTHY = {
     + "AssertionError: can only test a child process\n"
     + "    assert self._parent_pid == os.getpid(), 'can only test a child process'\n"
     + "AssertionError: can only test a child process",
+    # an exit handler failing after training finished (shape of wandb-allennlp's issue #10)
+    "an atexit handler that raised": "Epoch 3/3 - loss: 0.21\nError in atexit._run_exitfuncs:\nTraceback (most recent call last):\n  File \"/opt/conda/lib/python3.7/site-packages/wandb/lib/redirect.py\", line 161, in _redirect\n    fp.close()\nAttributeError: 'TeeHandler' object has no attribute 'close'",
     "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
 }
 

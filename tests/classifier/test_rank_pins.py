@@ -449,3 +449,14 @@ def test_progress_does_not_outlive_a_strong_rule_or_a_failed_job(tmp_path):
     assert _verdict(tmp_path / "b", [STRONG], log).category == "permissions"
     failed = _verdict(tmp_path / "c", [WEAK], log, {"sagemaker.status": "Failed"})
     assert failed.category == "permissions"
+
+
+def test_a_long_ignored_traceback_still_ends_at_its_own_exception_line(tmp_path):
+    attr = rule("attr", "code", priority=40, patterns={"any": ["AttributeError"]})
+    frames = '  File "/lib/wandb/redirect.py", line 161, in _redirect\n    fp.close()\n' * 10
+    printed = ("Error in atexit._run_exitfuncs:\nTraceback (most recent call last):\n" + frames
+               + "AttributeError: 'TeeHandler' object has no attribute 'close'\n")
+    assert _verdict(tmp_path / "a", [attr], printed).category == "none"
+    # The same traceback raised by the program (no header) is its failure.
+    raised = printed.replace("Error in atexit._run_exitfuncs:\n", "")
+    assert _verdict(tmp_path / "b", [attr], raised).rule == "attr"
