@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
+
+import re2
 
 from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, evaluate
 from investigator.classifier.loader import load_rules
@@ -18,7 +20,14 @@ from investigator.classifier.render import (
     render_finding,
     render_guess,
 )
-from investigator.classifier.scanner import Hit, PatternSet, ScanStats, TextSource, bytes_chunks
+from investigator.classifier.scanner import (
+    Hit,
+    PatternSet,
+    ScanStats,
+    TextSource,
+    bytes_chunks,
+    tail_key,
+)
 from investigator.classifier.schema import Pattern, Rule
 from investigator.classifier.tolerant import tolerant
 from investigator.facts import FACTS
@@ -51,12 +60,12 @@ IGNORED_SEARCH = 48
 # progress bar's rate or a percentage above 0. Progress printed after a weak failure line
 # shows that the failure did not stop training (rank.py, went_on). A non-finite loss is no
 # progress (a diverging run), nor is a bar standing at 0% (a hang).
-PROGRESS = (
+PROGRESS = re2.compile(
     r"(?i)(?:(?:\b|_)loss\b['\"]?[ \t]*[:=]?[ \t]*\d"
     r"|\b(?:epoch|step|iter(?:ation)?)\b[ \t]*[:=\[]?[ \t]*\d"
     r"|\d(?:\.\d+)?[ \t]?it/s\b|s/it\]|\b(?:[1-9]\d?|100)%\|)"
 )
-NO_PROGRESS = (r"(?i)\b(?:nan|inf)\b",)
+NO_PROGRESS = re2.compile(r"(?i)\b(?:nan|inf)\b")
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,6 @@ class Library:
     patterns: PatternSet
     terminal: int
     ignored: int
-    progress: int
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Library:
@@ -80,10 +88,10 @@ class Library:
                     regexes.append(key[0])
                     vetoes.append(key[1])
         terminal = len(regexes)
-        regexes += [TERMINAL, IGNORED, PROGRESS]
-        vetoes += [(), (), NO_PROGRESS]
+        regexes += [TERMINAL, IGNORED]
+        vetoes += [(), ()]
         compiled = tuple(bind(r, index_of, pattern_key, clearing_keys) for r in rules)
-        return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1, terminal + 2)
+        return cls(compiled, PatternSet(regexes, vetoes), terminal, terminal + 1)
 
 
 PatternKey = tuple[str, tuple[str, ...]]
@@ -185,8 +193,7 @@ def classify(
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
     terminal = _final_exception(hits.get(library.terminal, []), results)
-    progress = [h for h in hits.get(library.progress, []) if h.source == "logs"]
-    ranked = rank(results, facts, terminal, progress)
+    ranked = rank(results, facts, terminal, partial(progress_after, stats))
     inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
     if ranked.top is None and not facts and stats.nothing_to_examine:
         return _no_input(inv, stats)
@@ -307,6 +314,17 @@ def _ignored_spans(starts: list[Hit], terminals: list[Hit]) -> list[tuple[str | 
         used.add((s.stream, end))
         spans.append((s.stream, s.line, end))
     return spans
+
+
+def progress_after(stats: ScanStats, hit: Hit) -> list[Hit]:
+    """Lines of training progress after `hit` in its log source, read from the tail the scan
+    kept (the end of the log, where progress past a failure would be; no cost to the scan)."""
+    key = tail_key(hit.stream, hit.order[0])
+    return [
+        Hit(-1, "logs", hit.stream, n, (hit.order[0], n), text, None)
+        for n, text in stats.tail_lines(key)
+        if n > hit.line and PROGRESS.search(text) and not NO_PROGRESS.search(text)
+    ]
 
 
 def _ends_traceback(hit: Hit) -> bool:

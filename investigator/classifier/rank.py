@@ -8,6 +8,7 @@ and its confidence. Ties break on recency, specificity and finally the rule id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,10 +106,11 @@ def _only_logs(failure: RuleResult) -> bool:
 
 
 WENT_ON = 2  # progress lines after a weak failure line that show training went on past it
+ProgressAfter = Callable[[Hit], list[Hit]]  # the progress lines after a line of the logs
 
 
-def went_on(failure: RuleResult, progress: list[Hit]) -> list[Hit]:
-    """The progress lines printed after a weak failure's last cited line, in the same stream.
+def went_on(failure: RuleResult, progress_after: ProgressAfter) -> list[Hit]:
+    """The progress lines printed after a weak failure's last cited line, in the same log.
 
     Only weak evidence (a low-confidence rule: a family's vocabulary, a generic failure
     marker) can be outlived: a run that keeps reporting its loss after an `ERROR` line or a
@@ -118,7 +120,7 @@ def went_on(failure: RuleResult, progress: list[Hit]) -> list[Hit]:
     if failure.rule.confidence != "low" or not _only_logs(failure):
         return []
     last = max((h for h in failure.cited if h.source == "logs"), key=lambda h: h.order)
-    after = {p.line: p for p in progress if p.stream == last.stream and p.line > last.line}
+    after = {p.line: p for p in progress_after(last)}
     return [after[n] for n in sorted(after)] if len(after) >= WENT_ON else []
 
 
@@ -140,7 +142,7 @@ def rank(
     results: list[RuleResult],
     facts: dict[str, Any],
     terminal: Hit | None,
-    progress: list[Hit] | None = None,
+    progress_after: ProgressAfter | None = None,
 ) -> Ranked:
     matched = [r for r in results if r.verdict == "match"]
     successes = [_score(r, terminal) for r in matched if r.rule.category == "none"]
@@ -159,7 +161,7 @@ def rank(
         if _handled(f, last_success, failed=failed, completed=completed,
                     job_completed=job_completed):
             handled.append(scored)
-        elif not failed and (later := went_on(f, progress or [])):
+        elif not failed and progress_after and (later := went_on(f, progress_after)):
             scored.outlived = later[-1]
             handled.append(scored)
         else:

@@ -91,6 +91,7 @@ class ScanStats:
     binary_sources: int = 0
     has_text: bool = False  # a non-whitespace byte in a text (non-binary) log source
     tails: dict[str, bytes] = field(default_factory=dict)
+    last_lines: dict[str, int] = field(default_factory=dict)  # number of each tail's last line
 
     @property
     def nothing_to_examine(self) -> bool:
@@ -98,6 +99,23 @@ class ScanStats:
 
     def tail_text(self, limit: int = TAIL_BYTES) -> str:
         return "\n".join(_decode(t[-limit:]) for t in self.tails.values())
+
+    def tail_lines(self, key: str) -> list[tuple[int, str]]:
+        """(line number, text) of each line kept at the end of a log source (tails' key);
+        the first may be cut."""
+        tail = self.tails.get(key)
+        if not tail:
+            return []
+        lines = _decode(tail).split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        last = self.last_lines[key]
+        return [(last - len(lines) + 1 + i, line.rstrip("\r")) for i, line in enumerate(lines)]
+
+
+def tail_key(stream: str | None, seq: int) -> str:
+    """The key of a log source's kept tail: its stream, or its place among the sources."""
+    return stream or f"log-{seq}"
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -314,7 +332,10 @@ class PatternSet:
         while window:
             base = self._consume(seq, src, base, *window.popleft(), hits)
         if is_log and tail and not binary:
-            stats.tails[src.stream or f"log-{seq}"] = tail
+            key = tail_key(src.stream, seq)
+            stats.tails[key] = tail
+            # base counts newlines; a last line without one is one more
+            stats.last_lines[key] = base + (not tail.endswith(b"\n"))
 
     def _consume(
         self,
