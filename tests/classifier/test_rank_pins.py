@@ -460,3 +460,13 @@ def test_a_long_ignored_traceback_still_ends_at_its_own_exception_line(tmp_path)
     # The same traceback raised by the program (no header) is its failure.
     raised = printed.replace("Error in atexit._run_exitfuncs:\n", "")
     assert _verdict(tmp_path / "b", [attr], raised).rule == "attr"
+
+
+def test_progress_is_read_from_the_end_of_a_long_log_with_its_line_numbers(tmp_path):
+    # The weak line is far above the tail the scan keeps (32 KiB); the progress at the end
+    # still counts, and the runner-up names its real line number.
+    filler = "".join(f"step {i} loss: 0.{i % 10}\n" for i in range(5000))
+    log = f"{DENIED}\n" + filler
+    inv = classify(evidence(log), library(tmp_path, WEAK))
+    assert inv.finding.category == "none"
+    assert "(line 5001 reports progress: step 4999 loss: 0.9)" in inv.alternatives[0].why_lower
