@@ -44,7 +44,7 @@ from investigator.models import (
 
 # Engine-internal pattern: the final line of a Python traceback (or any "XxxError: ..." line).
 # The last such line in the logs is what a cascade of errors usually ends with.
-TERMINAL = r"(?:^|[\s:>\]|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$)"
+TERMINAL = r"(?:^|[\s:>\]|`])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)(?::|$)"
 # Python's sys.unraisablehook header, and its header for an atexit handler that raised: the
 # traceback after either was printed and ignored (a __del__ or an exit callback failing at
 # interpreter shutdown), not raised; neither changes the exit status (Python 3.10's What's New,

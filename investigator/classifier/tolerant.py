@@ -23,6 +23,7 @@ from __future__ import annotations
 LINE_PREFIXES = (
     r"[ \t]+",
     r"(?:>[ \t]?)+",  # Markdown quoting in issues and mails
+    r"`{1,3}[ \t]*",  # Markdown inline code or a code fence opened on the log's first line
     # timestamps: ISO 8601 / Python logging / bracketed / GitHub Actions / syslog time
     r"\[?\d{4}[-/]\d\d[-/]\d\d"
     r"(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?\]?[ \t]*",

@@ -47,6 +47,8 @@ FAILING = {
     + "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'",
     "a crash before an atexit handler raised": "Traceback (most recent call last):\n  File \"train.py\", line 9\nKeyError: 'labels'\n"
     + "Error in atexit._run_exitfuncs:\nTraceback (most recent call last):\nAttributeError: 'TeeHandler' object has no attribute 'close'",
+    # a pasted line in Markdown inline code (aws/sagemaker-xgboost-container#211)
+    "exception line in backticks": "`sagemaker_algorithm_toolkit.exceptions.UserError: Metric 'auc' can only be applied for classification and ranking problems`",
     "kubectl pods in Error": "NAME                   READY   STATUS   RESTARTS   AGE\ntrain-worker-0         0/1     Error    0          4h",
     "TorchScript error on the next line": "RuntimeError: \nundefined value has_torch_function_variadic:",
     "HF hub 404": "huggingface_hub.utils._errors.EntryNotFoundError: 404 Client Error. (Request ID: Root=1-65)",

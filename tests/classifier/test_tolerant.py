@@ -51,6 +51,8 @@ def test_one_spelling_matches_every_common_shape(tmp_path, line):
         "#7 278.8 No module named einops",  # a step of `docker build --progress=plain`
         "[2]<stderr>:No module named einops",  # horovodrun (gloo)
         "3: No module named einops",  # srun --label
+        "`No module named einops`",  # Markdown inline code around a pasted line
+        "```No module named einops",  # a code fence opened on the log's first line
     ],
 )
 def test_a_line_anchored_pattern_accepts_known_prefixes(tmp_path, line):
