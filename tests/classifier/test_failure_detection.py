@@ -86,6 +86,8 @@ HEALTHY = {
     + "AssertionError: can only test a child process",
     # an exit handler failing after training finished (shape of wandb-allennlp's issue #10)
     "an atexit handler that raised": "Epoch 3/3 - loss: 0.21\nError in atexit._run_exitfuncs:\nTraceback (most recent call last):\n  File \"/opt/conda/lib/python3.7/site-packages/wandb/lib/redirect.py\", line 161, in _redirect\n    fp.close()\nAttributeError: 'TeeHandler' object has no attribute 'close'",
+    # a family's words inside a Python warning (a ROCm run that finished; d7's hipBLASLt log)
+    "a Python warning with a family's words": "/venv/lib/python3.12/site-packages/torch/nn/modules/linear.py:125: UserWarning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas",
     "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
 }
 

@@ -470,3 +470,13 @@ def test_progress_is_read_from_the_end_of_a_long_log_with_its_line_numbers(tmp_p
     inv = classify(evidence(log), library(tmp_path, WEAK))
     assert inv.finding.category == "none"
     assert "(line 5001 reports progress: step 4999 loss: 0.9)" in inv.alternatives[0].why_lower
+
+
+def test_a_weak_rule_does_not_rest_on_a_python_warning_record(tmp_path):
+    warned = "/opt/lib/cache.py:12: UserWarning: permission denied on ~/.cache, using /tmp\n"
+    assert _verdict(tmp_path / "a", [WEAK], warned).category == "none"
+    # a specific rule may (a CPU-only wheel announces itself in a warning) ...
+    assert _verdict(tmp_path / "b", [STRONG], warned).category == "permissions"
+    # ... and the weak rule still reads the same words when they are not a warning
+    raised = "PermissionError: permission denied on ~/.cache\n"
+    assert _verdict(tmp_path / "c", [WEAK], raised).category == "permissions"
