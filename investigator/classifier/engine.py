@@ -321,7 +321,8 @@ def progress_after(stats: ScanStats, hit: Hit) -> list[Hit]:
     kept (the end of the log, where progress past a failure would be; no cost to the scan)."""
     key = tail_key(hit.stream, hit.order[0])
     return [
-        Hit(-1, "logs", hit.stream, n, (hit.order[0], n), text, None)
+        Hit(pattern=-1, source="logs", stream=hit.stream, line=n, order=(hit.order[0], n),
+            text=text, span=None)
         for n, text in stats.tail_lines(key)
         if n > hit.line and PROGRESS.search(text) and not NO_PROGRESS.search(text)
     ]
