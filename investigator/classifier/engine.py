@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import re2
 
 from investigator.classifier.evaluate import CompiledRule, RuleResult, bind, evaluate
 from investigator.classifier.loader import load_rules
-from investigator.classifier.rank import Ranked, rank
+from investigator.classifier.rank import ProgressAfter, Ranked, rank
 from investigator.classifier.render import (
     cited_groups,
     fill,
@@ -193,7 +193,7 @@ def classify(
     gap_sources = {g.source for g in evidence.gaps}
     results = [evaluate(c, hits, facts, gap_sources) for c in library.rules]
     terminal = _final_exception(hits.get(library.terminal, []), results)
-    ranked = rank(results, facts, terminal, partial(progress_after, stats))
+    ranked = rank(results, facts, terminal, progress_reader(stats))
     inv = _investigation(evidence, ranked, results, facts, terminal, source_label)
     if ranked.top is None and not facts and stats.nothing_to_examine:
         return _no_input(inv, stats)
@@ -316,16 +316,28 @@ def _ignored_spans(starts: list[Hit], terminals: list[Hit]) -> list[tuple[str | 
     return spans
 
 
-def progress_after(stats: ScanStats, hit: Hit) -> list[Hit]:
-    """Lines of training progress after `hit` in its log source, read from the tail the scan
-    kept (the end of the log, where progress past a failure would be; no cost to the scan)."""
-    key = tail_key(hit.stream, hit.order[0])
-    return [
-        Hit(pattern=-1, source="logs", stream=hit.stream, line=n, order=(hit.order[0], n),
-            text=text, span=None)
-        for n, text in stats.tail_lines(key)
-        if n > hit.line and PROGRESS.search(text) and not NO_PROGRESS.search(text)
-    ]
+def progress_reader(stats: ScanStats) -> ProgressAfter:
+    """For a hit, the lines of training progress after it in its log source, read from the tail
+    the scan kept (the end of the log, where progress past a failure would be; no cost to the
+    scan). Each source's tail is decoded and searched once, on the first question about it."""
+    found: dict[str, list[tuple[int, str]]] = {}
+
+    def after(hit: Hit) -> list[Hit]:
+        key = tail_key(hit.stream, hit.order[0])
+        if key not in found:
+            found[key] = [
+                (n, text)
+                for n, text in stats.tail_lines(key)
+                if PROGRESS.search(text) and not NO_PROGRESS.search(text)
+            ]
+        return [
+            Hit(pattern=-1, source="logs", stream=hit.stream, line=n, order=(hit.order[0], n),
+                text=text, span=None)
+            for n, text in found[key]
+            if n > hit.line
+        ]
+
+    return after
 
 
 def _ends_traceback(hit: Hit) -> bool:

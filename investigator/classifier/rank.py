@@ -121,8 +121,8 @@ def went_on(failure: RuleResult, progress_after: ProgressAfter) -> list[Hit]:
     if failure.rule.confidence != "low" or not _only_logs(failure):
         return []
     last = max((h for h in failure.cited if h.source == "logs"), key=lambda h: h.order)
-    after = {p.line: p for p in progress_after(last)}
-    return [after[n] for n in sorted(after)] if len(after) >= WENT_ON else []
+    after = progress_after(last)  # one hit per line, in line order
+    return after if len(after) >= WENT_ON else []
 
 
 def _handled(failure: RuleResult, last_success: tuple[int, int], *, failed: bool,
@@ -198,15 +198,20 @@ def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
         alt.why_lower = _why_lower(top, alt, alt in handled, stopped)
 
 
+def _shown(hit: Hit) -> str:
+    """A cited line as one short run of words, for a runner-up's reason."""
+    return " ".join(hit.text.split())[:120]
+
+
 def _why_handled(alt: Scored, stopped: bool) -> str:
     if stopped:
         return "the run was stopped on request; errors around a stop are its consequence"
     later = alt.result.cleared
     if later:
-        return f"line {later.line} says it resolved itself: {' '.join(later.text.split())[:120]}"
+        return f"line {later.line} says it resolved itself: {_shown(later)}"
     if alt.outlived:
-        shown = " ".join(alt.outlived.text.split())[:120]
-        return f"training went on after it (line {alt.outlived.line} reports progress: {shown})"
+        return f"training went on after it (line {alt.outlived.line} reports progress: " \
+            f"{_shown(alt.outlived)})"
     return "the job went on and ended successfully after this, so it was handled"
 
 
