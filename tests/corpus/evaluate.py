@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from investigator.classifier import Library, classify, default_library
+from investigator.classifier.fallback import RULE_ID as FALLBACK_RULE
 from investigator.classifier.scanner import TextSource, bytes_chunks
 from investigator.models import CATEGORIES, Evidence, Investigation, Target
 
@@ -71,6 +72,18 @@ class Outcome:
     sample: Sample
     predicted: str
     rule: str
+    confidence: str = ""  # the verdict's label: high, medium or low
+
+    @property
+    def kind(self) -> str:
+        """What kind of evidence the verdict rests on: how far an on-call engineer may trust it."""
+        if self.predicted == "none":
+            return "no failure"
+        if self.rule == FALLBACK_RULE:
+            return "learned guess"
+        if self.predicted == "unknown":
+            return "generic marker"
+        return "family rule" if "-family-" in self.rule else "specific rule"
 
     @property
     def correct(self) -> bool:
@@ -91,7 +104,8 @@ def run(library: Library | None = None, root: Path = CORPUS) -> list[Outcome]:
     out = []
     for s in samples(root):
         inv = predict(s, library)
-        out.append(Outcome(s, inv.finding.category, inv.finding.rule))
+        f = inv.finding
+        out.append(Outcome(s, f.category, f.rule, f.confidence_label))
     return out
 
 
@@ -166,6 +180,7 @@ def report(outcomes: list[Outcome]) -> str:
         "confusion matrix (rows: label, columns: predicted):",
         confusion.to_string(),
     ]
+    parts += ["", "how far each kind of verdict can be trusted (right / given):", reliability(outcomes)]
     if len(misses):
         parts += [
             "",
@@ -173,6 +188,22 @@ def report(outcomes: list[Outcome]) -> str:
             misses[["file", "label", "predicted", "rule"]].to_string(index=False),
         ]
     return "\n".join(parts)
+
+
+KINDS = ("specific rule", "family rule", "generic marker", "learned guess", "no failure")
+
+
+def reliability(outcomes: list[Outcome]) -> str:
+    """Precision of the verdicts by kind and confidence label: what "medium" is worth on
+    these logs, so a user reading a report knows how far to trust it."""
+    rows = []
+    for kind in KINDS:
+        for label in ("high", "medium", "low"):
+            given = [o for o in outcomes if o.kind == kind and o.confidence == label]
+            if given:
+                right = sum(o.correct for o in given)
+                rows.append(f"  {kind:15} {label:7} {right:5}/{len(given):<5} {right / len(given):6.1%}")
+    return "\n".join(rows)
 
 
 def summary(name: str, outcomes: list[Outcome]) -> str:

@@ -38,3 +38,13 @@ def test_a_folder_that_is_not_there_is_a_one_line_error(tmp_path, capsys):
     assert main(["--summary", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("evaluate: ") and "is not a directory" in err
+
+
+def test_the_report_says_how_often_each_kind_of_verdict_was_right(tmp_path, capsys):
+    assert main(["--root", str(_batch(tmp_path / "wave"))]) == 0
+    out = capsys.readouterr().out
+    table = out.split("can be trusted (right / given):\n")[1].split("\n\n")[0].splitlines()
+    rows = {tuple(line.split()[:3]): line.split()[3] for line in table}
+    # The OOM and the NCCL error on a healthy log are both named by a confident specific
+    # rule, one rightly: a high label was worth 1 in 2 here. The loss line is no failure.
+    assert rows == {("specific", "rule", "high"): "1/2", ("no", "failure", "medium"): "1/1"}
