@@ -39,6 +39,7 @@ class Scored:
     confidence: float = 0.0
     why_lower: str = ""
     outlived: Hit | None = None  # the last progress line printed after it (went_on)
+    read_by: Scored | None = None  # the rule whose category its message is in (message_decides)
 
     @property
     def sort_key(self) -> tuple:
@@ -168,6 +169,7 @@ def rank(
         else:
             live.append(scored)
 
+    _let_message_decide(live)
     pool = live or successes
     pool.sort(key=lambda s: s.sort_key)
     handled.sort(key=lambda s: s.sort_key)
@@ -179,6 +181,24 @@ def rank(
         for alt in handled:
             alt.why_lower = _why_handled(alt, stopped)
     return Ranked(top, alternatives, handled)
+
+
+def _let_message_decide(live: list[Scored]) -> None:
+    """Rank a `message_decides` rule (AssertionError) just below a rule of another category
+    that cites one of its lines: the message, not the exception's type, names the category
+    (`AssertionError: 96 is not divisible by 64` is a configuration value, `AssertionError:
+    Annotation file ... not found` a path)."""
+    for vehicle in (s for s in live if s.result.rule.message_decides):
+        lines = {(h.stream, h.line) for h in vehicle.result.cited if h.source == "logs"}
+        readers = [
+            s for s in live
+            if s.result.rule.category not in ("unknown", vehicle.result.rule.category)
+            and lines & {(h.stream, h.line) for h in s.result.cited if h.source == "logs"}
+        ]
+        if readers:
+            reader = max(readers, key=lambda s: s.score)
+            vehicle.read_by = reader
+            vehicle.score = min(vehicle.score, reader.score - 1)
 
 
 def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
@@ -219,6 +239,10 @@ def _why_lower(top: Scored, alt: Scored, handled: bool, stopped: bool) -> str:
     if handled:
         return _why_handled(alt, stopped)
     a, t = alt.result.rule, top.result.rule
+    if alt.read_by:
+        reader = alt.read_by.result.rule
+        return f"its exception type names no category; its message reads as {reader.category} " \
+            f"({reader.id})"
     if a.category == "unknown" and t.category != "unknown":
         return "a generic failure marker; a specific rule explains the failure"
     reasons = []

@@ -165,6 +165,10 @@ class Rule(Model):
     # ExecuteUserScriptError) that reports another failure: its line never counts as the
     # log's final exception.
     wrapper: bool = False
+    # The exception's type says nothing of a category (AssertionError): when a rule of
+    # another category reads the same cited line, its message decides and this rule ranks
+    # below that rule.
+    message_decides: bool = False
     # Tolerant matching folds case by default; a rule whose patterns depend on case (a
     # log level in capitals, a CamelCase exception name) sets this.
     case_sensitive: bool = False

@@ -480,3 +480,28 @@ def test_a_weak_rule_does_not_rest_on_a_python_warning_record(tmp_path):
     # ... and the weak rule still reads the same words when they are not a warning
     raised = "PermissionError: permission denied on ~/.cache\n"
     assert _verdict(tmp_path / "c", [WEAK], raised).category == "permissions"
+
+
+ASSERT = rule("assertion", "code", priority=28, confidence="low", message_decides=True,
+              patterns={"any": [r"AssertionError(?:: (?P<message>.*))?$"]})
+DIVISIBLE = rule("not-divisible", "hyperparameters", priority=12, confidence="low",
+                 patterns={"any": [r"\bis not divisible by\b"]})
+
+
+def test_an_assertions_message_decides_its_category_when_a_rule_reads_it(tmp_path):
+    log = '  File "tp.py", line 9, in split\n    assert heads % tp == 0\n' \
+          "AssertionError: 96 is not divisible by 64"
+    finding = classify(evidence(log), library(tmp_path / "a", ASSERT, DIVISIBLE))
+    assert finding.finding.rule == "not-divisible"
+    (alt,) = finding.alternatives
+    assert alt.rule == "assertion"
+    assert alt.why_lower == "its exception type names no category; its message reads as " \
+        "hyperparameters (not-divisible)"
+    # Without `message_decides` the assertion's higher priority wins, as for any exception.
+    typed = {**ASSERT, "message_decides": False}
+    assert _verdict(tmp_path / "b", [typed, DIVISIBLE], log).rule == "assertion"
+
+
+def test_a_rule_reading_another_line_leaves_the_assertion_its_verdict(tmp_path):
+    log = "warning: 96 is not divisible by 64, padding\nAssertionError: expected dim 768, got 1024"
+    assert _verdict(tmp_path, [ASSERT, DIVISIBLE], log).rule == "assertion"
