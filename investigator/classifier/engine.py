@@ -59,13 +59,14 @@ IGNORED_SEARCH = 48
 # A line of training progress: a loss or metric value, an epoch, step or iteration counter, a
 # progress bar's rate or a percentage above 0. Progress printed after a weak failure line
 # shows that the failure did not stop training (rank.py, went_on). A non-finite loss is no
-# progress (a diverging run), nor is a bar standing at 0% (a hang).
+# progress (a diverging run), nor is a bar standing at 0% (a hang), nor Slurm naming a job
+# step ("srun: Terminating job step 422332.0" as it kills a failed step's tasks).
 PROGRESS = re2.compile(
     r"(?i)(?:(?:\b|_)loss\b['\"]?[ \t]*[:=]?[ \t]*\d"
     r"|\b(?:epoch|step|iter(?:ation)?)\b[ \t]*[:=\[]?[ \t]*\d"
     r"|\d(?:\.\d+)?[ \t]?it/s\b|s/it\]|\b(?:[1-9]\d?|100)%\|)"
 )
-NO_PROGRESS = re2.compile(r"(?i)\b(?:nan|inf)\b")
+NO_PROGRESS = re2.compile(r"(?i)\b(?:nan|inf|job step)\b")
 
 
 @dataclass(frozen=True)

@@ -436,6 +436,8 @@ def test_what_does_not_show_training_went_on_keeps_the_weak_failure(tmp_path):
         "a diverging loss": f"{DENIED}\nstep 10 loss: nan\nstep 20 loss: nan\n",
         "bars standing at 0%": f"{DENIED}\n  0%|          | 0/100 [00:00<?, ?it/s]\n"
         "  0%|          | 0/100 [00:30<?, ?it/s]\n",
+        "Slurm killing a failed step": f"{DENIED}\nsrun: Terminating job step 422332.0\n"
+        "srun: error: cgpu17: task 1: Killed\nsrun: Terminating job step 422332.0\n",
     }
     for i, (case, log) in enumerate(cases.items()):
         got = _verdict(tmp_path / str(i), [WEAK], log)
