@@ -507,3 +507,21 @@ def test_an_assertions_message_decides_its_category_when_a_rule_reads_it(tmp_pat
 def test_a_rule_reading_another_line_leaves_the_assertion_its_verdict(tmp_path):
     log = "warning: 96 is not divisible by 64, padding\nAssertionError: expected dim 768, got 1024"
     assert _verdict(tmp_path, [ASSERT, DIVISIBLE], log).rule == "assertion"
+
+
+TIMEOUT = rule("hub-timeout", "network", priority=60, confidence="high",
+               patterns={"any": [r"ReadTimeoutError\("]})
+
+
+def test_a_retried_request_that_training_outlived_was_handled_whatever_the_rules_confidence(
+        tmp_path):
+    retried = ("WARNING:huggingface_hub.utils._http:'(ReadTimeoutError(\"HTTPSConnectionPool("
+               "host='huggingface.co', port=443): Read timed out.\"))' thrown while requesting "
+               "HEAD https://huggingface.co/Qwen/Qwen3-4B/resolve/main/config.json\n")
+    progress = "{'loss': 1.3612, 'epoch': 0.52}\n{'loss': 1.3481, 'epoch': 0.78}\n"
+    assert _verdict(tmp_path / "a", [TIMEOUT], retried + progress).category == "none"
+    # The same error raised, not retried, stays the failure even if progress follows.
+    raised = "requests.exceptions.ReadTimeout: ReadTimeoutError(\"HTTPSConnectionPool(...)\")\n"
+    assert _verdict(tmp_path / "b", [TIMEOUT], raised + progress).category == "network"
+    # ...and retries with nothing after them are the failure: the retries ran out.
+    assert _verdict(tmp_path / "c", [TIMEOUT], retried).category == "network"
