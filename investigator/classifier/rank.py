@@ -210,16 +210,20 @@ def _let_message_decide(live: list[Scored]) -> None:
     (`AssertionError: 96 is not divisible by 64` is a configuration value, `AssertionError:
     Annotation file ... not found` a path)."""
     for vehicle in (s for s in live if s.result.rule.message_decides):
-        lines = {(h.stream, h.line) for h in vehicle.result.cited if h.source == "logs"}
+        lines = _log_lines(vehicle)
         readers = [
             s for s in live
             if s.result.rule.category not in ("unknown", vehicle.result.rule.category)
-            and lines & {(h.stream, h.line) for h in s.result.cited if h.source == "logs"}
+            and lines & _log_lines(s)
         ]
         if readers:
             reader = max(readers, key=lambda s: s.score)
             vehicle.read_by = reader
             vehicle.score = min(vehicle.score, reader.score - 1)
+
+
+def _log_lines(scored: Scored) -> set[tuple[str | None, int]]:
+    return {(h.stream, h.line) for h in scored.result.cited if h.source == "logs"}
 
 
 def _assign_confidence(top: Scored, alts: list[Scored], handled: list[Scored],
