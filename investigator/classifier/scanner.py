@@ -90,26 +90,25 @@ class ScanStats:
     log_sources: int = 0
     binary_sources: int = 0
     has_text: bool = False  # a non-whitespace byte in a text (non-binary) log source
-    tails: dict[str, bytes] = field(default_factory=dict)
-    last_lines: dict[str, int] = field(default_factory=dict)  # number of each tail's last line
+    # each log source's kept end (tail_key): its bytes and the number of its last line
+    tails: dict[str, tuple[bytes, int]] = field(default_factory=dict)
 
     @property
     def nothing_to_examine(self) -> bool:
         return not self.has_text
 
     def tail_text(self, limit: int = TAIL_BYTES) -> str:
-        return "\n".join(_decode(t[-limit:]) for t in self.tails.values())
+        return "\n".join(_decode(t[-limit:]) for t, _ in self.tails.values())
 
     def tail_lines(self, key: str) -> list[tuple[int, str]]:
         """(line number, text) of each line kept at the end of a log source (tails' key);
         the first may be cut."""
-        tail = self.tails.get(key)
+        tail, last = self.tails.get(key, (b"", 0))
         if not tail:
             return []
         lines = _decode(tail).split("\n")
         if lines[-1] == "":
             lines.pop()
-        last = self.last_lines[key]
         return [(last - len(lines) + 1 + i, line.rstrip("\r")) for i, line in enumerate(lines)]
 
 
@@ -332,10 +331,8 @@ class PatternSet:
         while window:
             base = self._consume(seq, src, base, *window.popleft(), hits)
         if is_log and tail and not binary:
-            key = tail_key(src.stream, seq)
-            stats.tails[key] = tail
             # base counts newlines; a last line without one is one more
-            stats.last_lines[key] = base + (not tail.endswith(b"\n"))
+            stats.tails[tail_key(src.stream, seq)] = (tail, base + (not tail.endswith(b"\n")))
 
     def _consume(
         self,

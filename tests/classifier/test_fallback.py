@@ -132,7 +132,8 @@ def test_the_model_reads_at_most_max_chars_half_of_them_telling_lines():
 
     cause = "".join(f"cause line {i:05d}\n" for i in range(2000))
     inv = classify(evidence("ERROR - job failed", {"sfn.cause": cause}), default_library())
-    stats = ScanStats(tails={"algo-1": "".join(f"log {i:06d}\n" for i in range(3000)).encode()})
+    log = "".join(f"log {i:06d}\n" for i in range(3000)).encode()
+    stats = ScanStats(tails={"algo-1": (log, 3000)})
     text = fallback_text(inv, stats)
     head, tail = text[: MAX_CHARS // 2], text[MAX_CHARS // 2 + 1 :]
     assert head == cause[-(MAX_CHARS // 2) :]
