@@ -417,6 +417,8 @@ WEAK = rule("weak-denied", "permissions", priority=12, confidence="low",
             patterns={"any": ["permission denied"]})
 STRONG = rule("strong-denied", "permissions", priority=60, confidence="high",
               patterns={"any": ["permission denied"]})
+MEDIUM = rule("medium-denied", "permissions", priority=40, confidence="medium",
+              patterns={"any": ["permission denied"]})
 DENIED = "find: '.git': Permission denied"
 
 
@@ -448,6 +450,9 @@ def test_progress_does_not_outlive_a_strong_rule_or_a_failed_job(tmp_path):
     log = f"{DENIED}\n 40%|████      | 40/100 [00:10<00:15, 3.9it/s]\n" \
           " 80%|████████  | 80/100 [00:20<00:05, 3.9it/s]\n"
     assert _verdict(tmp_path / "a", [WEAK], log).category == "none"
+    # A medium rule names a cause, not that it stopped the job (a notebook's failed `!pip`
+    # cell, then training): progress outlives it too. A high one is decisive.
+    assert _verdict(tmp_path / "m", [MEDIUM], log).category == "none"
     assert _verdict(tmp_path / "b", [STRONG], log).category == "permissions"
     failed = _verdict(tmp_path / "c", [WEAK], log, {"sagemaker.status": "Failed"})
     assert failed.category == "permissions"
