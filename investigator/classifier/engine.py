@@ -57,7 +57,7 @@ IGNORED_SPAN = 12  # lines an ignored traceback may take when its exception line
 # must follow an indented frame line, so an error printed after a cut traceback stays an error.
 IGNORED_SEARCH = 48
 # A line of training progress: a loss or metric value, an epoch, step or iteration counter, a
-# progress bar's rate or a percentage above 0. Progress printed after a weak failure line
+# progress bar's rate or a percentage above 0. Progress printed after a non-decisive failure line
 # shows that the failure did not stop training (rank.py, went_on). A non-finite loss is no
 # progress (a diverging run), nor is a bar standing at 0% (a hang), nor Slurm naming a job
 # step ("srun: Terminating job step 422332.0" as it kills a failed step's tasks).

@@ -123,12 +123,12 @@ def _all_retried(failure: RuleResult) -> bool:
     return all(RETRIED.search(h.text) for h in failure.cited if h.source == "logs")
 
 
-WENT_ON = 2  # progress lines after a weak failure line that show training went on past it
+WENT_ON = 2  # progress lines after a failure line short of decisive: training went on past it
 ProgressAfter = Callable[[Hit], list[Hit]]  # the progress lines after a line of the logs
 
 
 def went_on(failure: RuleResult, progress_after: ProgressAfter) -> list[Hit]:
-    """The progress lines printed after a weak failure's last cited line, in the same log.
+    """The progress lines printed after a non-decisive failure's last cited line, in the same log.
 
     Only evidence short of decisive (a low- or medium-confidence rule: a family's vocabulary,
     a generic failure marker, a pattern that names a cause but not that it stopped the job; or
