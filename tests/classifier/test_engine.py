@@ -272,6 +272,22 @@ def test_empty_evidence_is_nothing_to_examine_and_quiet_text_is_none(tmp_path):
     assert (inv.finding.category, inv.finding.rule) == ("none", "no-failure-evidence")
 
 
+def test_no_marker_at_all_is_not_presented_as_proof_of_success(tmp_path):
+    # The least reliable verdict on unseen logs (docs/corpus-scores.md): the reader is told that
+    # a failure in a shape no playbook knows looks the same, and what to read if the job failed.
+    lib = library(tmp_path, OOM)
+    quiet = classify(evidence("epoch 1 loss 0.3\nepoch 2 loss 0.2"), lib).finding
+    assert "not proof of success" in quiet.explanation
+    assert any("known to have failed" in step for step in quiet.remediation)
+    # Errors training carried on past are said to be handled instead.
+    weak = rule("weak", "permissions", confidence="low", patterns={"any": ["Permission denied"]})
+    log = "find: '.git': Permission denied\nEpoch 1/3 - loss: 0.41\nEpoch 2/3 - loss: 0.30"
+    handled = classify(evidence(log), library(tmp_path / "h", weak)).finding
+    assert handled.rule == "no-failure-evidence"
+    assert "handled" in handled.explanation
+    assert "not proof of success" not in handled.explanation
+
+
 def test_none_pattern_vetoes(tmp_path):
     caught = rule("oom2", "resources", patterns={"any": ["out of memory"], "none": ["Batch size"]})
     lib = library(tmp_path, caught)
