@@ -108,10 +108,19 @@ UNSEEN_SHAPE = (
 )
 
 
+FINISHED = " Errors were printed but the job carried on and finished, so they were handled."
+# went_on (rank.py) only shows that training reported progress after the errors, not that it
+# ended well: the reader is not told the job finished.
+WENT_ON = (
+    " Errors were printed but training went on past them (progress is reported after the last"
+    " one), so they were handled; whether the run finished is not in the evidence."
+)
+
+
 def _no_failure(ranked: Ranked) -> Finding:
     note = UNSEEN_SHAPE
     if ranked.handled:
-        note = " Errors were printed but the job carried on and finished, so they were handled."
+        note = WENT_ON if all(s.outlived for s in ranked.handled) else FINISHED
     return Finding(
         category="none",
         rule="no-failure-evidence",

@@ -286,6 +286,9 @@ def test_no_marker_at_all_is_not_presented_as_proof_of_success(tmp_path):
     assert handled.rule == "no-failure-evidence"
     assert "handled" in handled.explanation
     assert "not proof of success" not in handled.explanation
+    # ... and, having seen only progress after them, not that the job finished.
+    assert "went on past them" in handled.explanation
+    assert "finished, so" not in handled.explanation
 
 
 def test_none_pattern_vetoes(tmp_path):
