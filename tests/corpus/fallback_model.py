@@ -4,8 +4,8 @@ The model is a TF-IDF (sublinear tf, smoothed idf, L2-normalised, vocabulary = t
 least MIN_DF excerpts) + multinomial logistic regression with L2 regularisation, fitted by
 full-batch Nesterov gradient descent from zero weights: deterministic, no random state.
 Classes are the failure categories plus `unknown` (never `none`: the fallback only runs
-once failure detection found a failure). numpy is a dev-only dependency: the runtime
-reads the JSON with pure Python (investigator/classifier/fallback.py).
+once failure detection found a failure). numpy and scipy are dev-only dependencies: the
+runtime reads the JSON with pure Python (investigator/classifier/fallback.py).
 
     python -m tests.corpus.fallback_model            # write the model next to fallback.py
     python -m tests.corpus.fallback_model --check    # exit 1 if the committed model drifted
@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+from scipy import sparse
 
 from investigator.classifier.fallback import (
     KEEP,
@@ -72,10 +73,15 @@ def fit(docs: list[list[str]], labels: list[str]) -> Model:
     terms = list(idf)
     index = {t: i for i, t in enumerate(terms)}
     classes = sorted(set(labels))
-    x = np.zeros((len(docs), len(terms)))
+    rows, cols, values = [], [], []
     for row, toks in enumerate(docs):
         for t, v in vectorize(toks, idf).items():
-            x[row, index[t]] = v
+            rows.append(row)
+            cols.append(index[t])
+            values.append(v)
+    # Sparse: an excerpt holds a few hundred of the vocabulary's tens of thousands of terms, so
+    # a dense matrix made every gradient step (and make test, which fits six models) slow.
+    x = sparse.csr_matrix((values, (rows, cols)), shape=(len(docs), len(terms)))
     y = np.zeros((len(docs), len(classes)))
     y[np.arange(len(docs)), [classes.index(c) for c in labels]] = 1.0
     # Balanced class weights: a category with few excerpts still counts.
@@ -91,9 +97,12 @@ def fit(docs: list[list[str]], labels: list[str]) -> Model:
     )
 
 
-def _nesterov(x: np.ndarray, y: np.ndarray, sample_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nesterov(
+    x: sparse.csr_matrix, y: np.ndarray, sample_w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     d = x.shape[1]
     k = y.shape[1]
+    xt = x.T.tocsr()
     w, b = np.zeros((d, k)), np.zeros(k)
     vw, vb = w.copy(), b.copy()
     scale = sample_w[:, None] / sample_w.sum()
@@ -106,7 +115,7 @@ def _nesterov(x: np.ndarray, y: np.ndarray, sample_w: np.ndarray) -> tuple[np.nd
         p /= p.sum(axis=1, keepdims=True)
         g = (p - y) * scale
         vw, vb = w, b
-        w = lw - LEARNING_RATE * (x.T @ g + L2 * lw)
+        w = lw - LEARNING_RATE * (xt @ g + L2 * lw)
         b = lb - LEARNING_RATE * g.sum(axis=0)
     return w, b
 
