@@ -77,7 +77,9 @@ def fit(docs: list[list[str]], labels: list[str]) -> Model:
     terms = list(idf)
     index = {t: i for i, t in enumerate(terms)}
     classes = sorted(set(labels))
-    rows, cols, values = [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
     for row, toks in enumerate(docs):
         for t, v in vectorize(toks, idf).items():
             rows.append(row)
