@@ -101,26 +101,25 @@ def _cited(scored: Scored, terminal: Hit | None) -> list[EvidenceLine]:
 # Measured on every blind wave of real logs (docs/corpus-scores.md): with no failure marker at
 # all, this is the least reliable verdict; about one such log in four was a failure in a shape
 # no playbook knows yet. The reader is told so instead of being handed a clean bill of health.
-UNSEEN_SHAPE = (
+UNSEEN_SHAPE_NOTE = (
     " Absence of a marker is not proof of success: on real logs from new sources this verdict is"
     " the least reliable one, because a failure no playbook knows yet (a job that stops, a"
     " scheduler or service message in its own words) looks the same."
 )
 
-
-FINISHED = " Errors were printed but the job carried on and finished, so they were handled."
+FINISHED_NOTE = " Errors were printed but the job carried on and finished, so they were handled."
 # went_on (rank.py) only shows that training reported progress after the errors, not that it
 # ended well: the reader is not told the job finished.
-WENT_ON = (
+WENT_ON_NOTE = (
     " Errors were printed but training went on past them (progress is reported after the last"
     " one), so they were handled; whether the run finished is not in the evidence."
 )
 
 
 def _no_failure(ranked: Ranked) -> Finding:
-    note = UNSEEN_SHAPE
+    note = UNSEEN_SHAPE_NOTE
     if ranked.handled:
-        note = WENT_ON if all(s.outlived for s in ranked.handled) else FINISHED
+        note = WENT_ON_NOTE if all(s.outlived for s in ranked.handled) else FINISHED_NOTE
     return Finding(
         category="none",
         rule="no-failure-evidence",
