@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # pytest workers: the CI machine has 2 cores.
 JOBS   ?= auto
 
-.PHONY: venv demo test lint bench bench-fleet bench-storm eval heldout yardsticks model package runbook system-deps clean mutation
+.PHONY: venv demo test lint bench bench-fleet bench-storm eval heldout yardsticks admit model package runbook system-deps clean mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -64,6 +64,11 @@ eval: venv
 # a change must keep the waves' right answers right.
 heldout: venv
 	$(PY) -m tests.corpus.evaluate --summary tests/corpus $(sort $(wildcard tests/corpus-heldout/*/))
+
+# After a wave is scored: copy the excerpts the playbooks get right and the failing ones only
+# the learned fallback answers into tests/corpus (tests/corpus/admit.py), then `make model`.
+admit: venv
+	$(PY) -m tests.corpus.admit $(WAVE)
 
 # The playbooks beside a keyword grep and the learned model alone (tests/corpus/yardsticks.py).
 yardsticks: venv
