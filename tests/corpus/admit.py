@@ -27,10 +27,6 @@ from tests.corpus.evaluate import CORPUS, Outcome, Sample, run, samples
 PROSE_ONLY = "prose-only"
 
 
-def _source_key(source: str) -> str:
-    return source.rstrip("/").lower()
-
-
 def admissible(outcome: Outcome) -> bool:
     """Right now, or a failing log that only the fallback (or nothing) explains."""
     if outcome.correct:
@@ -40,11 +36,11 @@ def admissible(outcome: Outcome) -> bool:
 
 def admit(wave: Path, corpus: Path = CORPUS, library: Library | None = None) -> list[Path]:
     """Copy the wave's admissible excerpts into corpus/<category>/; return the new files."""
-    known = {_source_key(s.source) for s in samples(corpus)}
+    known = {s.source_key for s in samples(corpus)}
     added: list[Path] = []
     for outcome in run(library or default_library(), root=wave):
         sample = outcome.sample
-        key = _source_key(sample.source)
+        key = sample.source_key
         if key in known or _prose_only(sample) or not admissible(outcome):
             continue
         target = corpus / sample.category / sample.path.name

@@ -8,10 +8,12 @@ excerpt. A prediction is correct when it is the label or one of the alternates.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import unquote
 
 from investigator.classifier import Library, classify, default_library
 from investigator.classifier.fallback import RULE_ID as FALLBACK_RULE
@@ -20,6 +22,7 @@ from investigator.models import CATEGORIES, Evidence, Investigation, Target
 
 CORPUS = Path(__file__).resolve().parent
 HEADER_KEYS = ("source", "category", "alternates", "note")
+_BLOB_COMMIT = re.compile(r"/blob/[0-9a-f]{7,40}/")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,13 @@ class Sample:
     @property
     def accepted(self) -> set[str]:
         return {self.category, *self.alternates}
+
+    @property
+    def source_key(self) -> str:
+        """The source as one public file or thread, however its URL was spelt: a repository file
+        at another commit (`/blob/<sha>/`), percent-encoded or not, any case, a trailing slash."""
+        url = unquote(self.source).rstrip("/").lower()
+        return _BLOB_COMMIT.sub("/blob/-/", url)
 
 
 def parse(path: Path) -> Sample:

@@ -16,7 +16,8 @@ def _log(root: Path, rel: str, source: str, category: str, body: str, note: str 
 
 def test_right_answers_and_the_fallbacks_population_join_mistakes_and_repeats_do_not(tmp_path):
     corpus, wave = tmp_path / "corpus", tmp_path / "wave"
-    _log(corpus, "deps/old.log", "https://example.org/t/1", "deps", "ImportError: x\n")
+    _log(corpus, "deps/old.log", "https://github.com/o/r/blob/0123abc/logs/train%20%282%29.log",
+         "deps", "ImportError: x\n")
     missing = "ModuleNotFoundError: No module named 'flash_attn'\n"
     _log(wave, "deps/right.log", "https://example.org/t/2", "deps", missing)
     # no category rule reads an exception type it has never seen: a guess or `unknown`
@@ -28,7 +29,9 @@ def test_right_answers_and_the_fallbacks_population_join_mistakes_and_repeats_do
          "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n")
     _log(wave, "deps/prose.log", "https://example.org/t/6", "deps", missing,
          note="the job just stopped; the cause is in the thread (prose-only)")
-    _log(wave, "deps/repeat.log", "https://example.org/t/1/", "deps", missing)
+    # the same file at another commit, its URL encoded otherwise
+    _log(wave, "deps/repeat.log", "https://github.com/o/r/blob/89abcdef/logs/train%20(2).log/",
+         "deps", missing)
 
     added = admit(wave, corpus=corpus)
 

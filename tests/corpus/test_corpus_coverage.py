@@ -26,11 +26,14 @@ def test_corpus_size_and_spread() -> None:
 
 
 def test_every_source_thread_is_used_once() -> None:
-    """One excerpt per public thread: a second copy would score the same incident twice."""
-    seen: dict[str, str] = {}
+    """One excerpt per public thread or file and outcome: a second copy would score the same
+    incident twice (the same file at another commit, or its URL percent-encoded, is the same
+    source). A run log committed again after a run that ended otherwise is another incident."""
+    seen: dict[tuple[str, str], str] = {}
     dupes = []
     for s in samples():
-        if s.source in seen:
-            dupes.append((s.path.name, seen[s.source]))
-        seen.setdefault(s.source, s.path.name)
+        key = (s.source_key, s.category)
+        if key in seen:
+            dupes.append((s.path.name, seen[key]))
+        seen.setdefault(key, s.path.name)
     assert not dupes, dupes
