@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from investigator.classifier import Library, default_library
-from tests.corpus.evaluate import CORPUS, Outcome, Sample, run, samples
+from tests.corpus.evaluate import CORPUS, Outcome, run, samples
 
 PROSE_ONLY = "prose-only"
 
@@ -41,7 +41,7 @@ def admit(wave: Path, corpus: Path = CORPUS, library: Library | None = None) -> 
     for outcome in run(library or default_library(), root=wave):
         sample = outcome.sample
         key = sample.source_key
-        if key in known or _prose_only(sample) or not admissible(outcome):
+        if key in known or PROSE_ONLY in sample.note or not admissible(outcome):
             continue
         target = corpus / sample.category / sample.path.name
         if target.exists():
@@ -51,17 +51,6 @@ def admit(wave: Path, corpus: Path = CORPUS, library: Library | None = None) -> 
         known.add(key)
         added.append(target)
     return added
-
-
-def _prose_only(sample: Sample) -> bool:
-    """Does the header's note say the failure is only in the thread's prose?"""
-    with sample.path.open("rb") as f:
-        for raw in f:
-            if not raw.startswith(b"# "):
-                return False
-            if raw.startswith(b"# note:") and PROSE_ONLY.encode() in raw:
-                return True
-    return False
 
 
 def main(argv: list[str]) -> int:

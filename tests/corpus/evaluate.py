@@ -32,6 +32,7 @@ class Sample:
     category: str
     alternates: tuple[str, ...]
     body: bytes
+    note: str = ""
 
     @property
     def accepted(self) -> set[str]:
@@ -63,6 +64,7 @@ def parse(path: Path) -> Sample:
         category=header.get("category", ""),
         alternates=alternates,
         body=b"\n".join(lines[i:]),
+        note=header.get("note", ""),
     )
 
 
