@@ -55,6 +55,12 @@ FAILING = {
     "registry 401": 'Error response from daemon: Head "https://123.dkr.ecr.us-east-1.amazonaws.com/v2/train/manifests/latest": unauthorized: authentication required',
     "a failure after a c10d warning record": "[W socket.cpp:601] [c10d] The client socket has failed to connect to [master-0]:29500 (errno: 111 - Connection refused).\ntorch.distributed.DistNetworkError: Connection reset by peer",
     "registry 500": "failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/: 500 Internal Server Error",
+    # a success marker clears only what came before it: a crash after a checkpoint save is live
+    "a crash after the model was saved": "Saving model checkpoint to out/checkpoint-500\nModel weights saved in out/checkpoint-500/model.safetensors\n"
+    + "RuntimeError: CUDA error: an illegal memory access was encountered",
+    "Argo workflow phase in logfmt": 'time="2020-04-28T23:11:30Z" level=info msg="Updated phase Running -> Failed" namespace=default workflow=train-q1',
+    "Windows cmd.exe command not found": "'accelerate' is not recognized as an internal or external command,\noperable program or batch file.",
+    "CloudFormation stack rolling back": "Creating stack named: parallelcluster-cluster1\nStatus: parallelcluster-cluster1 - ROLLBACK_IN_PROGRESS",
 }
 
 HEALTHY = {
@@ -88,6 +94,13 @@ HEALTHY = {
     "an atexit handler that raised": "Epoch 3/3 - loss: 0.21\nError in atexit._run_exitfuncs:\nTraceback (most recent call last):\n  File \"/opt/conda/lib/python3.7/site-packages/wandb/lib/redirect.py\", line 161, in _redirect\n    fp.close()\nAttributeError: 'TeeHandler' object has no attribute 'close'",
     # a family's words inside a Python warning (a ROCm run that finished; d7's hipBLASLt log)
     "a Python warning with a family's words": "/venv/lib/python3.12/site-packages/torch/nn/modules/linear.py:125: UserWarning: Attempting to use hipBLASLt on an unsupported architecture! Overriding blas backend to hipblas",
+    # an optional exporter failed, the export went on (WongKinYiu/yolov7's export notebook)
+    "an optional exporter failed, then the export completed": "ONNX export success, saved as ./yolov7-tiny.onnx\n"
+    + "CoreML export failure: No module named 'coremltools'\nExport complete (6.95s). Visualize with https://github.com/lutzroeder/netron.",
+    # DeepSpeed's launcher reports every worker's clean exit after an ERROR-level notice
+    "an ERROR notice, then DeepSpeed's workers exit cleanly": "[2025-01-02 16:10:00,000] [ERROR] [config.py:120] hostfile not found, using local resources\n"
+    + "[2025-01-02 16:15:21,891] [INFO] [launch.py:351:main] Process 106033 exits successfully.",
+    "pip 20.2's post-install conflict check": "ERROR: albumentations 0.1.12 has requirement imgaug<0.2.7,>=0.2.5, but you'll have imgaug 0.2.9 which is incompatible.",
     "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
 }
 
