@@ -61,6 +61,13 @@ FAILING = {
     "Argo workflow phase in logfmt": 'time="2020-04-28T23:11:30Z" level=info msg="Updated phase Running -> Failed" namespace=default workflow=train-q1',
     "Windows cmd.exe command not found": "'accelerate' is not recognized as an internal or external command,\noperable program or batch file.",
     "CloudFormation stack rolling back": "Creating stack named: parallelcluster-cluster1\nStatus: parallelcluster-cluster1 - ROLLBACK_IN_PROGRESS",
+    # round 13: a Go CLI's logrus line, an engine's verdict line, a controller's prose phase,
+    # the API server refusing a job object, TensorFlow 1.x's cuDNN check
+    "logrus ERRO line": "ERRO[0000] failed to validate command args: unsupported successPolicy",
+    "a FAILED: verdict line": "Instance 20211017182224640gq00ata2 Failed.\nFAILED: Failed 2021101718:ODPS-1202005:Algo Job Failed-System Error-Wait over 30min, not enough resource.",
+    "a pod phase in a controller's prose": "I0711 06:44:46.498604 1403 k8s_worker_manager.py:128] Got event MODIFIED, phase Failed for pod: job-worker-0",
+    "the API server refuses a job object": 'failed to submit job, err: PyTorchJob.training.kubedl.io "t1" is invalid: spec.modelVersion: Invalid value: "null": spec.modelVersion in body must be of type object: "null"',
+    "TensorFlow 1.x cuDNN mismatch": "E tensorflow/stream_executor/cuda/cuda_dnn.cc:347] Loaded runtime CuDNN library: 5005 (compatibility version 5000) but source was compiled with 5103 (compatibility version 5100).",
 }
 
 HEALTHY = {
@@ -101,6 +108,14 @@ HEALTHY = {
     "an ERROR notice, then DeepSpeed's workers exit cleanly": "[2025-01-02 16:10:00,000] [ERROR] [config.py:120] hostfile not found, using local resources\n"
     + "[2025-01-02 16:15:21,891] [INFO] [launch.py:351:main] Process 106033 exits successfully.",
     "pip 20.2's post-install conflict check": "ERROR: albumentations 0.1.12 has requirement imgaug<0.2.7,>=0.2.5, but you'll have imgaug 0.2.9 which is incompatible.",
+    # round 13: compose reporting exit code 0 at ERRO level; rootless podman's documented notice;
+    # a count of failures; NCCL's teardown and SHARP fallback after an MLPerf run's success
+    "compose's ERRO 0": "[+] Running 1/0\nERRO[0001] 0",
+    "rootless podman's subuid notice": 'ERRO[0000] cannot find UID/GID for user jdoe: no subuid ranges found for user "jdoe" in /etc/subuid - check rootless mode in man pages.',
+    "a count of failures": "PASSED: 12\nFAILED: 0",
+    "NCCL teardown after an MLPerf run succeeded": "ip-0A23:469:474 [0] sharp_plugin.c:288 NCCL WARN NET/IB :SHARP coll init error: Cannot create SHArP job(-11)\n"
+    + ':::MLLOG {"namespace": "", "time_ms": 1652941015614, "event_type": "INTERVAL_END", "key": "run_stop", "value": null, "metadata": {"file": "train.py", "lineno": 975, "status": "success"}}\n'
+    + "ip-0A23:707:707 [6] NCCL INFO comm 0x1530244c8f00 rank 110 nranks 128 cudaDev 6 busId d00000 - Abort COMPLETE",
     "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
 }
 
