@@ -67,6 +67,7 @@ FAILING = {
     "a FAILED: verdict line": "Instance 20211017182224640gq00ata2 Failed.\nFAILED: Failed 2021101718:ODPS-1202005:Algo Job Failed-System Error-Wait over 30min, not enough resource.",
     "a pod phase in a controller's prose": "I0711 06:44:46.498604 1403 k8s_worker_manager.py:128] Got event MODIFIED, phase Failed for pod: job-worker-0",
     "the API server refuses a job object": 'failed to submit job, err: PyTorchJob.training.kubedl.io "t1" is invalid: spec.modelVersion: Invalid value: "null": spec.modelVersion in body must be of type object: "null"',
+    "a zh_CN shell's Killed": "Writing metrics: /home/u/logdir/metrics.jsonl\n已杀死",
     "TensorFlow 1.x cuDNN mismatch": "E tensorflow/stream_executor/cuda/cuda_dnn.cc:347] Loaded runtime CuDNN library: 5005 (compatibility version 5000) but source was compiled with 5103 (compatibility version 5100).",
 }
 
@@ -116,6 +117,10 @@ HEALTHY = {
     "NCCL teardown after an MLPerf run succeeded": "ip-0A23:469:474 [0] sharp_plugin.c:288 NCCL WARN NET/IB :SHARP coll init error: Cannot create SHArP job(-11)\n"
     + ':::MLLOG {"namespace": "", "time_ms": 1652941015614, "event_type": "INTERVAL_END", "key": "run_stop", "value": null, "metadata": {"file": "train.py", "lineno": 975, "status": "success"}}\n'
     + "ip-0A23:707:707 [6] NCCL INFO comm 0x1530244c8f00 rank 110 nranks 128 cudaDev 6 busId d00000 - Abort COMPLETE",
+    "NCCL's proxy threads as peers close": "0: GPU-94:3087588:3089801 [0] proxy.cc:1458 NCCL WARN [Service thread] Accept failed Resource temporarily unavailable\n"
+    + "0: GPU-94:3087588:3089801 [0] proxy.cc:1521 NCCL WARN [Proxy Service 0] Failed to execute operation Close from rank 1, retcode 3",
+    "dynamo's traceback in a warning record": "W0810 13:55:08.918000 21035 torch/_dynamo/convert_frame.py:1100] Traceback (most recent call last):\n"
+    + 'W0810 13:55:08.918000 21035 torch/_dynamo/convert_frame.py:1100]   File "/usr/lib/python3.10/site-packages/torch/_inductor/compile_fx.py", line 1507, in compile_fx',
     "exception ignored at interpreter exit": "Number of trials: 1 ({'TERMINATED': 1})\nException ignored in: <function ActorHandle.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"/ray/actor.py\", line 538, in __del__\nAttributeError: 'NoneType' object has no attribute 'get_global_worker'",
 }
 
